@@ -1,0 +1,1 @@
+"""detector: cues, calibrated score and reports for suspected face swaps."""

@@ -1,0 +1,1 @@
+"""webapp: the Django project that wraps swapcore, provenance and detector (and hosts the CLI)."""

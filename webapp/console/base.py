@@ -1,0 +1,23 @@
+"""Shared behaviour of the stage commands: user errors become one line and a non-zero exit."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from swapcore.errors import SwapcoreError
+
+USER_ERRORS: tuple[type[Exception], ...] = (SwapcoreError,)
+
+
+class StageCommand(BaseCommand):
+    """A management command whose `run(**options)` (defined by each subclass) calls one core function.
+
+    Errors meant for a person (bad input, missing files, refused actions) are printed without a traceback;
+    anything else is a bug and keeps its traceback.
+    """
+
+    def handle(self, *args, **options):
+        try:
+            return self.run(**options)
+        except USER_ERRORS as exc:
+            raise CommandError(str(exc)) from exc
