@@ -112,7 +112,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     try:
         meta = ffmpeg.probe(str(path), cmd=ffprobe_exe())
     except ffmpeg.Error as exc:
-        raise MediaError(f"{path.name}: not a readable video ({_last_line(exc.stderr)})") from None
+        reason = _last_line(exc.stderr).replace(f"{path}: ", "")
+        raise MediaError(f"{path.name}: not a readable video ({reason})") from None
     videos = [s for s in meta.get("streams", []) if s.get("codec_type") == "video"]
     videos = [s for s in videos if not (s.get("disposition") or {}).get("attached_pic")]
     if not videos:

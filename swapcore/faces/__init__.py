@@ -1,0 +1,1 @@
+"""Faces: detection (plugins), alignment, quality scores, identity embeddings and tracking."""

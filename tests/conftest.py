@@ -1,0 +1,31 @@
+"""Shared fixtures. Real test data lives outside the repository (../shared/data); tests skip without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared(variable: str, folder: str) -> Path:
+    return Path(os.environ.get(variable, REPO.parent / "shared" / folder))
+
+
+SHARED_DATA = _shared("FACEPROOF_DATA", "data")
+
+
+def shared_file(relative: str) -> Path:
+    """A file from ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"test data {relative} not found under {SHARED_DATA} (set FACEPROOF_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own FACEPROOF_HOME: no test reads or writes the user's keys or logs."""
+    monkeypatch.setenv("FACEPROOF_HOME", str(tmp_path_factory.mktemp("faceproof_home")))
