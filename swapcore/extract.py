@@ -275,6 +275,7 @@ def extract(
     batch: int = 1,
     device: str | None = None,
     min_confidence: float = 0.9,
+    min_face: int = 40,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> ExtractResult:
@@ -287,7 +288,7 @@ def extract(
     started = time.perf_counter()
     source, out_dir = Path(source), Path(out_dir)
     opened = open_source(source, every)
-    face_detector = create(detector, device=device, min_confidence=min_confidence)
+    face_detector = create(detector, device=device, min_confidence=min_confidence, min_face=min_face)
     reference_embedding = _reference_embedding(Path(reference), face_detector) if reference else None
     staging = _prepare_staging(out_dir, overwrite)
     try:

@@ -12,7 +12,10 @@ from swapcore.faces.detectors import Detection, register
 
 @register("mtcnn")
 class MTCNNDetector:
-    """Finds faces down to `min_face` pixels; frames larger than `max_side` are shrunk for detection only.
+    """Finds faces down to about `min_face` pixels; frames larger than `max_side` are shrunk for detection only.
+
+    `min_face` sets the finest level of MTCNN's image pyramid, which costs the most: 40 px runs ~4x faster than
+    facenet's default of 20 px, and faces that small are too small to swap anyway.
 
     Shrinking bounds the cost of MTCNN's image pyramid on large frames; boxes and landmarks are scaled back to
     the original frame, and the aligned crop is still cut from the full-resolution frame.
@@ -23,7 +26,7 @@ class MTCNNDetector:
     def __init__(
         self,
         device: str | None = None,
-        min_face: int = 20,
+        min_face: int = 40,
         min_confidence: float = 0.9,
         max_side: int = 720,
     ) -> None:

@@ -16,6 +16,7 @@ class Command(StageCommand):
         parser.add_argument("--centering", choices=["face", "head"], default="face")
         parser.add_argument("--reference", help="image of the person to keep; other identities are set aside")
         parser.add_argument("--min-confidence", type=float, default=0.9, help="detector score to accept a face")
+        parser.add_argument("--min-face", type=int, default=40, help="smallest face to look for, in pixels")
         parser.add_argument("--batch", type=int, default=1, help="frames per detector batch (larger helps on GPU)")
         parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda when present)")
         parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -25,7 +26,7 @@ class Command(StageCommand):
             result = extract(
                 o["input"], o["output"], every=o["every"], size=o["size"], centering=o["centering"],
                 reference=o["reference"], batch=o["batch"], device=o["device"],
-                min_confidence=o["min_confidence"], overwrite=o["overwrite"], progress=progress,
+                min_confidence=o["min_confidence"], min_face=o["min_face"], overwrite=o["overwrite"], progress=progress,
             )
         self.stdout.write(
             f"{result.faces} faces in {result.frames_with_faces}/{result.frames} frames, "
