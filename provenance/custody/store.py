@@ -1,0 +1,245 @@
+"""Where the custody log lives: a `CustodyStore` interface and its SQLite implementation.
+
+The interface is what a PostgreSQL store implements too: one call, `append`, runs a caller's `prepare`
+function under the database's write lock (so sequence numbers, hash links and the Merkle frontier are
+computed from the true head even with several writer processes) and makes the batch durable before it
+returns. Everything else only reads.
+
+SQLite settings: WAL journal with synchronous=FULL, so a committed append survives a crash or power
+loss; triggers refuse UPDATE and DELETE on the log's tables (append-only discipline; an attacker with the
+file can still edit it, which is what the signed checkpoints and `verify` are for).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from provenance.custody.merkle import HASH_SIZE, CompactTree
+from provenance.errors import CustodyError
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    seq: int
+    body: bytes  # canonical JSON, exactly the bytes the Merkle leaf commits to
+    leaf: bytes
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement: the log `log_id` had `size` entries with Merkle `root` at `time` (UTC, ISO 8601)."""
+
+    size: int
+    root: bytes
+    time: str
+    log_id: str
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """The state an append builds on: size, Merkle frontier and the last entry's leaf hash."""
+
+    tree: CompactTree
+    last_leaf: bytes
+
+
+@dataclass(frozen=True)
+class AppendBatch:
+    entries: list[StoredEntry]
+    index_keys: list[tuple[str, int]]  # (key, seq): "sha256:<hex>", "identity:<name>", "kind:<kind>"
+    checkpoint: Checkpoint
+    head: LogHead
+
+
+GENESIS_LEAF = bytes(HASH_SIZE)
+
+
+class CustodyStore(Protocol):
+    """Storage of entries, checkpoints and a lookup index. Implementations must be durable on return."""
+
+    def append(self, prepare: Callable[[LogHead], AppendBatch]) -> AppendBatch: ...
+
+    def add_checkpoint(self, prepare: Callable[[LogHead], Checkpoint]) -> Checkpoint: ...
+
+    def size(self) -> int: ...
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]: ...
+
+    def leaves(self, end: int | None = None) -> list[bytes]: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def lookup(self, key: str) -> list[int]: ...
+
+    def close(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS custody_entries (
+    seq INTEGER PRIMARY KEY,
+    body BLOB NOT NULL,
+    leaf BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custody_checkpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    size INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    time TEXT NOT NULL,
+    log_id TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custody_index (
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_index_key ON custody_index (key);
+CREATE TABLE IF NOT EXISTS custody_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size INTEGER NOT NULL,
+    peaks BLOB NOT NULL,
+    last_leaf BLOB NOT NULL
+);
+"""
+
+_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index")
+
+
+def _append_only_triggers() -> str:
+    statements = []
+    for table in _APPEND_ONLY_TABLES:
+        for action in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+            )
+    return "\n".join(statements)
+
+
+def connect_sqlite(path: str | os.PathLike) -> sqlite3.Connection:
+    """A connection with the durability settings every provenance table relies on."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
+
+
+class SQLiteCustodyStore:
+    """The custody log in one SQLite file (shared with the watermark registry)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self._db = connect_sqlite(self.path)
+            self._db.executescript(_SCHEMA + _append_only_triggers())
+        except sqlite3.DatabaseError as exc:
+            raise CustodyError(f"{self.path}: cannot open the custody database ({exc})") from None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def append(self, prepare: Callable[[LogHead], AppendBatch]) -> AppendBatch:
+        with self._write_lock():
+            batch = prepare(self._head())
+            self._db.executemany(
+                "INSERT INTO custody_entries (seq, body, leaf) VALUES (?, ?, ?)",
+                [(entry.seq, entry.body, entry.leaf) for entry in batch.entries],
+            )
+            self._db.executemany("INSERT INTO custody_index (key, seq) VALUES (?, ?)", batch.index_keys)
+            self._insert_checkpoint(batch.checkpoint)
+            self._save_head(batch.head)
+        return batch
+
+    def add_checkpoint(self, prepare: Callable[[LogHead], Checkpoint]) -> Checkpoint:
+        with self._write_lock():
+            checkpoint = prepare(self._head())
+            self._insert_checkpoint(checkpoint)
+        return checkpoint
+
+    def _write_lock(self):
+        return _ImmediateTransaction(self._db)
+
+    def _insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._db.execute(
+            "INSERT INTO custody_checkpoints (size, root, time, log_id, signature) VALUES (?, ?, ?, ?, ?)",
+            (checkpoint.size, checkpoint.root, checkpoint.time, checkpoint.log_id, checkpoint.signature),
+        )
+
+    def _head(self) -> LogHead:
+        """The cached frontier, or one rebuilt from the stored leaves when the cache is missing or stale."""
+        row = self._db.execute("SELECT size, peaks, last_leaf FROM custody_head WHERE id = 1").fetchone()
+        size = self.size()
+        if row is not None and row[0] == size:
+            peaks = [row[1][i : i + HASH_SIZE] for i in range(0, len(row[1]), HASH_SIZE)]
+            return LogHead(CompactTree(size, peaks), row[2])
+        tree = CompactTree()
+        last = GENESIS_LEAF
+        for (leaf,) in self._db.execute("SELECT leaf FROM custody_entries ORDER BY seq"):
+            tree.append(leaf)
+            last = leaf
+        return LogHead(tree, last)
+
+    def _save_head(self, head: LogHead) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO custody_head (id, size, peaks, last_leaf) VALUES (1, ?, ?, ?)",
+            (head.tree.size, b"".join(head.tree.peaks), head.last_leaf),
+        )
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def size(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM custody_entries").fetchone()[0]
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]:
+        """Entries in storage order (by rowid), so a verifier sees reordering exactly as stored."""
+        query = "SELECT seq, body, leaf FROM custody_entries WHERE seq >= ?"
+        params: tuple = (start,)
+        if end is not None:
+            query += " AND seq < ?"
+            params = (start, end)
+        cursor = self._db.execute(query + " ORDER BY rowid", params)
+        while rows := cursor.fetchmany(10_000):
+            for seq, body, leaf in rows:
+                yield StoredEntry(seq, bytes(body), bytes(leaf))
+
+    def leaves(self, end: int | None = None) -> list[bytes]:
+        query = "SELECT leaf FROM custody_entries ORDER BY seq"
+        if end is not None:
+            query += f" LIMIT {int(end)}"
+        return [bytes(leaf) for (leaf,) in self._db.execute(query)]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self._db.execute("SELECT size, root, time, log_id, signature FROM custody_checkpoints ORDER BY id")
+        return [Checkpoint(size, bytes(root), time, log_id, bytes(sig)) for size, root, time, log_id, sig in rows]
+
+    def lookup(self, key: str) -> list[int]:
+        rows = self._db.execute("SELECT DISTINCT seq FROM custody_index WHERE key = ? ORDER BY seq", (key,))
+        return [seq for (seq,) in rows]
+
+
+class _ImmediateTransaction:
+    """BEGIN IMMEDIATE takes SQLite's write lock up front: no two appenders ever read the same head."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")

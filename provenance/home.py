@@ -1,0 +1,22 @@
+"""Where an installation keeps its keys and custody database: `$FACEPROOF_HOME` (default `~/.faceproof`).
+
+Library functions take explicit paths; only the CLI and other entry points resolve defaults here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def faceproof_home() -> Path:
+    return Path(os.environ.get("FACEPROOF_HOME", Path.home() / ".faceproof")).expanduser()
+
+
+def keys_dir() -> Path:
+    return faceproof_home() / "keys"
+
+
+def custody_db_path() -> Path:
+    """One SQLite file holds the custody log and the watermark registry (one place to back up)."""
+    return faceproof_home() / "custody.sqlite3"

@@ -1,0 +1,256 @@
+"""Custody log: appends, proofs, tamper detection that names the entry, crash safety, auditor bundles, consent."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from provenance.consent import consent_status, list_consents, record_consent, require_consent, revoke_consent
+from provenance.custody.bundle import export_bundle, verify_bundle
+from provenance.custody.log import AssetRef, CustodyLog, Event, checkpoint_to_json, sign_checkpoint
+from provenance.custody.merkle import leaf_hash, verify_inclusion
+from provenance.custody.store import SQLiteCustodyStore
+from provenance.errors import ConsentError, CustodyError
+from tests.conftest import REPO
+
+HASH_A = "a" * 64
+HASH_B = "b" * 64
+
+
+def _event(i: int, **extra) -> Event:
+    return Event(kind="convert", actor="tester", inputs=(AssetRef(HASH_A, "in.mp4"),),
+                 outputs=(AssetRef(f"{i:064x}", f"out{i}.mp4"),), parameters={"i": i}, **extra)
+
+
+@pytest.fixture
+def key() -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def log(tmp_path, key) -> CustodyLog:
+    store = SQLiteCustodyStore(tmp_path / "custody.sqlite3")
+    yield CustodyLog(store, signing_key=key)
+    store.close()
+
+
+def _filled(log: CustodyLog, n: int = 10) -> CustodyLog:
+    for start in range(0, n, 3):  # several batches, so there are several checkpoints
+        log.append_many([_event(i) for i in range(start, min(n, start + 3))])
+    return log
+
+
+def _tamper(log: CustodyLog, *sql: tuple) -> None:
+    """What an attacker with the file does: drop the append-only triggers, then rewrite rows."""
+    db = log.store.connection
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    for statement in sql:
+        db.execute(*statement)
+
+
+def _reopen(tmp_path, key) -> CustodyLog:
+    return CustodyLog(SQLiteCustodyStore(tmp_path / "custody.sqlite3"), public_key=key.public_key())
+
+
+def test_append_is_linked_checkpointed_and_provable(log):
+    receipts = log.append_many([_event(0), _event(1)])
+    assert [r.seq for r in receipts] == [0, 1]
+    assert receipts[1].checkpoint.size == 2
+    record = log.entry(1)
+    assert record["prev"] == receipts[0].leaf.hex()
+    assert record["kind"] == "convert" and record["actor"] == "tester" and record["time"].endswith("Z")
+    assert record["tool"].startswith("faceproof") and record["host"]
+    _filled(log, 9)
+    proof = log.inclusion_proofs([1])[0]
+    verify_inclusion(1, proof.checkpoint.size, proof.leaf, proof.path, proof.checkpoint.root)
+    assert [e["seq"] for e in log.history(HASH_A)] == list(range(11))
+    assert log.verify().ok and log.verify().verified_size == 11
+
+
+def test_store_refuses_update_and_delete(log):
+    _filled(log, 3)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        log.store.connection.execute("UPDATE custody_entries SET body = x'00' WHERE seq = 1")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        log.store.connection.execute("DELETE FROM custody_entries WHERE seq = 2")
+
+
+def test_bad_events_are_refused():
+    with pytest.raises(CustodyError, match="unknown custody event kind"):
+        Event(kind="teleport", actor="x")
+    with pytest.raises(CustodyError, match="actor"):
+        Event(kind="ingest", actor="")
+    with pytest.raises(CustodyError, match="SHA-256"):
+        AssetRef("not-a-hash")
+
+
+def _edited_body(log: CustodyLog, seq: int) -> bytes:
+    record = log.entry(seq)
+    record["actor"] = "mallory"
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_edited_entry_is_named(log):
+    _filled(log)
+    _tamper(log, ("UPDATE custody_entries SET body = ? WHERE seq = 4", (_edited_body(log, 4),)))
+    report = log.verify()
+    assert not report.ok and report.first_bad_entry == 4 and "entry 4 was altered" in report.problem
+
+
+def test_edited_entry_with_recomputed_hash_is_named(log):
+    _filled(log)
+    body = _edited_body(log, 4)
+    _tamper(log, ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 4", (body, leaf_hash(body))))
+    report = log.verify()
+    assert not report.ok and report.first_bad_entry == 4
+
+
+def test_deleted_entry_is_named(log):
+    _filled(log)
+    _tamper(log, ("DELETE FROM custody_entries WHERE seq = 6",))
+    report = log.verify()
+    assert not report.ok and report.first_bad_entry == 6 and "deleted or reordered" in report.problem
+
+
+def test_reordered_entries_are_named(log):
+    _filled(log)
+    rows = {seq: (body, leaf) for seq, body, leaf in log.store.connection.execute(
+        "SELECT seq, body, leaf FROM custody_entries WHERE seq IN (2, 3)")}
+    _tamper(log,
+            ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 2", rows[3]),
+            ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 3", rows[2]))
+    report = log.verify()
+    assert not report.ok and report.first_bad_entry == 2
+
+
+def test_truncated_log_is_named(log):
+    _filled(log)
+    _tamper(log, ("DELETE FROM custody_entries WHERE seq >= 8",))
+    report = log.verify()
+    assert not report.ok and report.first_bad_entry == 8 and "truncated" in report.problem
+
+
+def test_forged_checkpoint_is_named(log, key):
+    _filled(log)
+    real = log.latest_checkpoint()
+    forged_root = bytes(32)
+    _tamper(log, ("INSERT INTO custody_checkpoints (size, root, time, log_id, signature) VALUES (?, ?, ?, ?, ?)",
+                  (real.size, forged_root, real.time, real.log_id, real.signature)))
+    report = log.verify()
+    assert not report.ok and report.bad_checkpoint == 4 and "invalid signature" in report.problem
+
+
+def test_checkpoint_signed_by_another_key_is_refused(log):
+    _filled(log)
+    other = sign_checkpoint(ed25519.Ed25519PrivateKey.generate(), 10, log.latest_checkpoint().root)
+    _tamper(log, ("INSERT INTO custody_checkpoints (size, root, time, log_id, signature) VALUES (?, ?, ?, ?, ?)",
+                  (other.size, other.root, other.time, other.log_id, other.signature)))
+    report = log.verify()
+    assert not report.ok and "another log" in report.problem
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from cryptography.hazmat.primitives import serialization
+    from provenance.custody.log import AssetRef, CustodyLog, Event
+    from provenance.custody.store import SQLiteCustodyStore
+    key = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
+    log = CustodyLog(SQLiteCustodyStore(sys.argv[1]), signing_key=key)
+    i = 0
+    while True:
+        receipt = log.append(Event(kind="ingest", actor="writer", inputs=(AssetRef(f"{i:064x}", "x"),)))
+        print(receipt.seq, flush=True)  # acknowledged only once durable
+        i += 1
+    """
+)
+
+
+def test_killed_writer_loses_nothing_acknowledged(tmp_path, key):
+    from cryptography.hazmat.primitives import serialization
+
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "custody.sqlite3"), str(key_file)],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    acknowledged = []
+    try:
+        for line in writer.stdout:
+            acknowledged.append(int(line))
+            if len(acknowledged) >= 60:
+                break
+    finally:
+        writer.send_signal(signal.SIGKILL)  # mid-append: the writer never stops between appends
+        writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    log = _reopen(tmp_path, key)
+    report = log.verify()
+    assert report.ok, report.problem
+    assert report.entries >= len(acknowledged) == 60
+    assert all(log.entry(seq)["inputs"][0]["sha256"] == f"{seq:064x}" for seq in acknowledged)
+    appender = CustodyLog(log.store, signing_key=key)  # the log carries on after the crash
+    appender.append(_event(99))
+    assert appender.verify().ok
+
+
+def test_full_bundle_verifies_offline_and_names_a_bad_entry(log, tmp_path):
+    _filled(log)
+    earlier = checkpoint_to_json(log.store.checkpoints()[1])
+    path = export_bundle(log, tmp_path / "full.json", known_size=earlier["size"])
+    report = verify_bundle(path, known_checkpoint=earlier)
+    assert report.ok and report.log.verified_size == 10 and report.known_checkpoint_consistent is True
+    bundle = json.loads(path.read_text())
+    bundle["entries"][5]["body"] = bundle["entries"][5]["body"].replace("tester", "mallory")
+    path.write_text(json.dumps(bundle))
+    report = verify_bundle(path)
+    assert not report.ok and report.log.first_bad_entry == 5
+
+
+def test_bundle_from_another_key_is_refused(log, tmp_path):
+    _filled(log, 3)
+    path = export_bundle(log, tmp_path / "full.json")
+    with pytest.raises(CustodyError, match="different custody key"):
+        verify_bundle(path, trusted_public_key=ed25519.Ed25519PrivateKey.generate().public_key())
+
+
+def test_asset_bundle_proves_one_history(log, tmp_path):
+    _filled(log, 6)
+    log.append(Event(kind="sign", actor="tester", inputs=(AssetRef(f"{3:064x}"),), outputs=(AssetRef(HASH_B),)))
+    path = export_bundle(log, tmp_path / "asset.json", sha256=f"{3:064x}")
+    report = verify_bundle(path)
+    assert report.ok and report.log.entries == 2
+    bundle = json.loads(path.read_text())
+    bundle["inclusion"][1]["path"][0] = "00" * 32
+    path.write_text(json.dumps(bundle))
+    report = verify_bundle(path)
+    assert not report.ok and report.log.first_bad_entry == 6
+    with pytest.raises(CustodyError, match="no custody entry"):
+        export_bundle(log, tmp_path / "none.json", sha256="c" * 64)
+
+
+def test_consent_required_recorded_and_revoked(log, tmp_path):
+    form = tmp_path / "form.pdf"
+    form.write_bytes(b"%PDF signed consent form")
+    with pytest.raises(ConsentError, match="'alice'"):
+        require_consent(log, ["alice"])
+    record_consent(log, identity="alice", person="Alice Example", document=form, actor="admin")
+    [record] = require_consent(log, ["alice"])
+    assert record.person == "Alice Example" and len(record.document_sha256) == 64
+    with pytest.raises(ConsentError, match="'bob'"):
+        require_consent(log, ["alice", "bob"])
+    revoke_consent(log, identity="alice", actor="admin", reason="withdrawn by email")
+    assert consent_status(log, "alice") is None
+    assert [c.revoked for c in list_consents(log)] == [False, True]
+    with pytest.raises(ConsentError):
+        require_consent(log, ["alice"])
+    assert log.verify().ok
