@@ -1,0 +1,143 @@
+"""The watermark on real footage: exact ID through re-encoding and resizing, nothing on unmarked clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from provenance.watermark import ALPHA, FrameEmbedder, detect_frames, embed_frame
+from provenance.watermark.embed import STRENGTH_FLOOR
+from swapcore import media
+from tests.conftest import shared_file
+from webapp.cli import main as faceproof
+
+pytestmark = pytest.mark.needs_data
+
+SECRET = bytes.fromhex("a1" * 32)
+PAYLOAD_ID = 0xFACE2024
+FRAMES = 60
+SHORT_SIDE_360 = "scale='if(lt(iw,ih),360,-2)':'if(lt(iw,ih),-2,360)'"
+
+
+def _frames(path: Path, stop: int | None = None) -> list[np.ndarray]:
+    return [frame for _, frame in media.iter_frames(path, stop=stop)]
+
+
+def _reencode(source: Path, target: Path, crf: int, filters: str | None = None) -> list[np.ndarray]:
+    command = [media.ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-i", str(source)]
+    command += ["-vf", filters] if filters else []
+    command += ["-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(target)]
+    subprocess.run(command, check=True)
+    return _frames(target)
+
+
+def _luma_psnr(original: np.ndarray, marked: np.ndarray) -> float:
+    diff = cv2.cvtColor(marked, cv2.COLOR_BGR2GRAY).astype(np.float64) - cv2.cvtColor(original, cv2.COLOR_BGR2GRAY)
+    return 10 * np.log10(255.0**2 / np.mean(diff**2))
+
+
+@pytest.fixture(scope="module")
+def source_frames() -> list[np.ndarray]:
+    return _frames(shared_file("video/d3.mp4"), stop=FRAMES)
+
+
+@pytest.fixture(scope="module")
+def marked_clip(tmp_path_factory, source_frames) -> Path:
+    """60 frames of d3 watermarked and delivered as faceproof writes video (H.264 CRF 18)."""
+    info = media.probe(shared_file("video/d3.mp4"))
+    path = tmp_path_factory.mktemp("wm") / "marked.mp4"
+    embedder = FrameEmbedder(SECRET, PAYLOAD_ID)
+    with media.VideoWriter(path, info.width, info.height, info.fps, crf=18) as writer:
+        for frame in source_frames:
+            writer.write(embedder(frame))
+    return path
+
+
+def _assert_exact(frames: list[np.ndarray]) -> None:
+    detection = detect_frames(frames, SECRET)
+    assert detection.present and detection.p_value <= ALPHA, detection
+    assert detection.watermark_id == PAYLOAD_ID, detection
+
+
+def test_exact_id_after_delivery_encode(marked_clip):
+    detection = detect_frames(_frames(marked_clip), SECRET)
+    assert detection.present and detection.watermark_id == PAYLOAD_ID
+    assert detection.p_value <= ALPHA and detection.confidence > 1 - ALPHA
+    assert detection.flipped is False and detection.scale == pytest.approx((1.0, 1.0), abs=0.002)
+    assert json.loads(detection.to_json())["watermark_id"] == PAYLOAD_ID
+
+
+def test_survives_h264_crf28(marked_clip, tmp_path):
+    _assert_exact(_reencode(marked_clip, tmp_path / "crf28.mp4", crf=28))
+
+
+def test_survives_resize_to_360p_decoded_as_is(marked_clip, tmp_path):
+    frames = _reencode(marked_clip, tmp_path / "360p.mp4", crf=18, filters=SHORT_SIDE_360)
+    assert frames[0].shape[:2] == (360, 360)
+    _assert_exact(frames)
+
+
+def test_one_second_is_enough(marked_clip):
+    _assert_exact(_frames(marked_clip, stop=30))
+
+
+def test_unmarked_clips_are_absent():
+    for name in ("video/d9.mp4", "video/retalk2.mp4"):
+        detection = detect_frames(_frames(shared_file(name), stop=FRAMES), SECRET)
+        assert not detection.present and detection.p_value > ALPHA, detection
+        assert detection.watermark_id is None
+
+
+def test_wrong_key_finds_nothing(marked_clip):
+    detection = detect_frames(_frames(marked_clip), bytes.fromhex("b2" * 32))
+    assert not detection.present and detection.p_value > ALPHA and detection.watermark_id is None
+
+
+def test_psnr_at_least_41_db_on_every_frame(source_frames):
+    embedder = FrameEmbedder(SECRET, PAYLOAD_ID)
+    psnrs = [_luma_psnr(frame, embedder(frame)) for frame in source_frames[::5]]
+    assert min(psnrs) >= 41.0, psnrs
+
+
+def test_flat_areas_get_only_the_floor_strength():
+    ramp = np.tile(np.linspace(90, 160, 640, dtype=np.float32), (360, 1))
+    flat = cv2.merge([ramp.astype(np.uint8)] * 3)
+    delta = embed_frame(flat, SECRET, PAYLOAD_ID).astype(np.float64) - flat
+    assert np.allclose(delta[..., 0], delta[..., 2])  # luma only: chroma untouched
+    assert np.sqrt(np.mean(delta[..., 0] ** 2)) <= STRENGTH_FLOOR + 0.15  # + rounding to whole levels
+
+
+def test_cli_embed_then_detect(tmp_path, capsys):
+    source = tmp_path / "short.mp4"
+    info = media.probe(shared_file("video/d12.mp4"))
+    with media.VideoWriter(source, info.width, info.height, info.fps) as writer:
+        for frame in _frames(shared_file("video/d12.mp4"), stop=30):
+            writer.write(frame)
+    key = tmp_path / "wm.key"
+    faceproof(["watermark", "--key", str(key), "embed", str(source), "-o", str(tmp_path / "out.mp4"), "--id", "77"])
+    assert "UNSIGNED" in capsys.readouterr().out
+    faceproof(["watermark", "--key", str(key), "detect", str(tmp_path / "out.mp4"), "--json"])
+    assert json.loads(capsys.readouterr().out)["detection"]["watermark_id"] == 77
+    faceproof(["watermark", "--key", str(key), "detect", str(source), "--json"])
+    assert json.loads(capsys.readouterr().out)["detection"]["present"] is False
+
+
+@pytest.mark.slow
+def test_survives_centre_crop_and_mirror(marked_clip, tmp_path):
+    crop_and_mirror = "crop=trunc(iw*0.45)*2:trunc(ih*0.45)*2,hflip"
+    frames = _reencode(marked_clip, tmp_path / "crop.mp4", crf=18, filters=crop_and_mirror)
+    detection = detect_frames(frames, SECRET)
+    assert detection.watermark_id == PAYLOAD_ID and detection.flipped is True
+    assert detection.scale == pytest.approx((1 / 0.9, 1 / 0.9), rel=0.01)
+
+
+@pytest.mark.slow
+def test_survives_jpeg50_and_noise(marked_clip):
+    rng = np.random.default_rng(0)
+    frames = [cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 50])[1], 1) for f in _frames(marked_clip)]
+    _assert_exact([np.clip(f + rng.normal(0, 5, f.shape), 0, 255).astype(np.uint8) for f in frames])
