@@ -20,3 +20,8 @@ def keys_dir() -> Path:
 def custody_db_path() -> Path:
     """One SQLite file holds the custody log and the watermark registry (one place to back up)."""
     return faceproof_home() / "custody.sqlite3"
+
+
+def watermark_key_path() -> Path:
+    """The installation's watermark secret (what both embedding and detection need)."""
+    return keys_dir() / "watermark.key"

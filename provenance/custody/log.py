@@ -32,7 +32,8 @@ from provenance.custody.store import GENESIS_LEAF, AppendBatch, Checkpoint, Cust
 from provenance.errors import CustodyError
 
 EVENT_KINDS = frozenset(
-    {"ingest", "extract", "train", "convert", "watermark", "sign", "export", "download", "verify", "delete", "consent"}
+    {"ingest", "extract", "train", "convert", "watermark", "sign", "export", "download", "verify", "delete", "consent",
+     "abort"}  # abort: work stopped before delivering its output; `reason` says why
 )
 RECORD_VERSION = 1
 CHECKPOINT_HEADER = "faceproof custody checkpoint v1"
