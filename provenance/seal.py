@@ -81,6 +81,15 @@ class SealResult:
         return {**self.__dict__, "output": str(self.output)}
 
 
+def installation_log(*, writable: bool = False, passphrase: str | None = None) -> CustodyLog:
+    """This installation's custody log; read-only needs no passphrase (only the public checkpoint key)."""
+    keys = KeyStore(keys_dir())
+    store = SQLiteCustodyStore(custody_db_path())
+    if writable:
+        return CustodyLog(store, signing_key=keys.custody_key(passphrase))
+    return CustodyLog(store, public_key=keys.custody_public_key())
+
+
 class Sealer:
     """Holds one installation's keys, custody log, watermark registry and watermark secret."""
 
@@ -98,10 +107,9 @@ class Sealer:
         keys = KeyStore(keys_dir())
         if not keys.exists():
             keys.init(passphrase)
-        store = SQLiteCustodyStore(custody_db_path())
-        log = CustodyLog(store, signing_key=keys.custody_key(passphrase))
+        log = installation_log(writable=True, passphrase=passphrase)
         secret = load_or_create_watermark_key(watermark_key_path())
-        return cls(keys.signing_identity(passphrase), log, WatermarkRegistry(store.connection), secret)
+        return cls(keys.signing_identity(passphrase), log, WatermarkRegistry(log.store.connection), secret)
 
     def close(self) -> None:
         self.log.store.close()
@@ -232,8 +240,15 @@ class SealSession:
 
     def _manifest_spec(self, output: Path, made: Receipt, marked: Receipt) -> manifest.ManifestSpec:
         checkpoint = marked.checkpoint
-        custody = {"log_id": checkpoint.log_id, "entries": [made.seq, marked.seq], "leaf_index": marked.seq,
-                   "tree_size": checkpoint.size, "checkpoint_root": checkpoint.root.hex(), "checkpoint_time": checkpoint.time}
+        # Entries as objects: c2pa stores a bare list of small integers as a CBOR byte string.
+        custody = {
+            "log_id": checkpoint.log_id,
+            "entries": [{"kind": "convert", "seq": made.seq}, {"kind": "watermark", "seq": marked.seq}],
+            "leaf_index": marked.seq,
+            "tree_size": checkpoint.size,
+            "checkpoint_root": checkpoint.root.hex(),
+            "checkpoint_time": checkpoint.time,
+        }
         consents = [
             {key: record.to_json()[key] for key in ("identity", "person", "granted_on", "scope", "document_sha256", "custody_seq")}
             for record in self.consents

@@ -10,8 +10,8 @@ import pytest
 from provenance import manifest
 from provenance.consent import record_consent
 from provenance.custody.bundle import export_bundle, verify_bundle
-from provenance.custody.log import sha256_file
-from provenance.errors import ConsentError, ProvenanceError, UnsupportedFormatError
+from provenance.custody.log import sha256_file, verify_custody_claim
+from provenance.errors import ConsentError, CustodyError, ProvenanceError, UnsupportedFormatError
 from provenance.keys import KeyStore
 from provenance.home import keys_dir
 from provenance.seal import Sealer, SealRequest
@@ -65,6 +65,9 @@ def test_sealed_video_is_trusted_marked_registered_and_logged(sealer, tmp_path):
     assert verified.custody["leaf_index"] == result.custody_seqs["watermark"]
     assert verified.consent["consents"][0]["person"] == "Alice Example"
     assert verified.ingredients[0]["title"] == "d3.mp4"
+    assert verify_custody_claim(sealer.log, verified.custody).startswith("custody entries")
+    with pytest.raises(CustodyError, match="root"):
+        verify_custody_claim(sealer.log, {**verified.custody, "checkpoint_root": "00" * 32})
 
     detection = detect_frames((frame for _, frame in media.iter_frames(result.output)), sealer.watermark_secret)
     assert detection.present and detection.watermark_id == session.watermark_id

@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from provenance.custody.merkle import CompactTree, TreeLevels, leaf_hash
+from provenance.custody.merkle import CompactTree, TreeLevels, leaf_hash, verify_inclusion
 from provenance.custody.store import GENESIS_LEAF, AppendBatch, Checkpoint, CustodyStore, LogHead, StoredEntry
 from provenance.errors import CustodyError
 
@@ -408,3 +408,25 @@ class CustodyLog:
     def verify(self) -> LogReport:
         entries = ((entry.body, entry.leaf) for entry in self.store.entries())
         return verify_log(entries, self.store.checkpoints(), self.public_key)
+
+
+def verify_custody_claim(log: CustodyLog, claim: Mapping[str, Any]) -> str:
+    """Check a manifest's custody assertion against this log: the entries it cites sit under the root it names.
+
+    Returns a one-line finding; raises CustodyError when the claim is false (or names another log).
+    """
+    try:
+        log_id, size, root = claim["log_id"], int(claim["tree_size"]), bytes.fromhex(claim["checkpoint_root"])
+        seqs = [int(entry["seq"]) for entry in claim.get("entries") or [{"seq": claim["leaf_index"]}]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CustodyError(f"the custody assertion is malformed ({exc})") from None
+    if log_id != log.log_id:
+        raise CustodyError(f"the custody assertion names log {log_id[:16]}..., not this installation's log")
+    if size > log.store.size():
+        raise CustodyError(f"the custody assertion cites a tree of {size} entries; this log has only {log.store.size()}")
+    levels = log.tree_levels(size)
+    if levels.root() != root:
+        raise CustodyError(f"this log's root at size {size} differs from the one the manifest cites")
+    for seq in seqs:
+        verify_inclusion(seq, size, levels.levels[0][seq], levels.inclusion_proof(seq), root)
+    return f"custody entries {', '.join(map(str, seqs))} are in this log under the cited root (size {size})"

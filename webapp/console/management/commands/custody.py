@@ -1,0 +1,128 @@
+"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log: the chain-of-custody log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from tqdm import tqdm
+
+from provenance.custody.bundle import BundleReport, export_bundle, verify_bundle
+from provenance.custody.log import CustodyLog, LogReport, verify_log
+from provenance.errors import CustodyError
+from provenance.home import keys_dir
+from provenance.keys import KeyStore
+from provenance.seal import installation_log
+from webapp.console.base import StageCommand
+
+
+def _report_line(report: LogReport) -> str:
+    if report.ok:
+        return f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, all consistent"
+    return f"FAILED: {report.problem}"
+
+
+def _load_public_key(path: Path):
+    try:
+        return serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CustodyError(f"{path}: not a PEM public key ({exc})") from None
+
+
+def _event_line(event: dict) -> str:
+    moved = " -> ".join(
+        ", ".join(f"{a['name'] or a['sha256'][:12]}" for a in event[side]) or "-" for side in ("inputs", "outputs")
+    )
+    return f"#{event['seq']:<6} {event['time']}  {event['kind']:<9} {event['actor']:<20} {moved}  {event['reason']}"
+
+
+class Command(StageCommand):
+    help = "Verify, prove, export or list the chain-of-custody log (or verify an auditor bundle offline)."
+
+    def add_arguments(self, parser):
+        actions = parser.add_subparsers(dest="action", required=True)
+        verify = actions.add_parser("verify", help="check a bundle (offline) or, without one, this installation's log")
+        verify.add_argument("bundle", type=Path, nargs="?")
+        verify.add_argument("--key", type=Path, help="the producer's custody public key (PEM), obtained out of band")
+        verify.add_argument("--known", type=Path, help="a checkpoint (JSON) kept from an earlier audit")
+        verify.add_argument("--json", action="store_true")
+        prove = actions.add_parser("prove", help="an asset's history, each event with its inclusion proof")
+        prove.add_argument("--sha256", required=True)
+        prove.add_argument("-o", "--output", type=Path, help="also write it as an asset bundle for an auditor")
+        prove.add_argument("--json", action="store_true")
+        export = actions.add_parser("export", help="write an auditor bundle: events, checkpoints, proofs, keys")
+        export.add_argument("-o", "--output", type=Path, required=True)
+        export.add_argument("--sha256", help="only this asset's history (with inclusion proofs)")
+        export.add_argument("--known-size", type=int, help="add a consistency proof from this earlier tree size")
+        listing = actions.add_parser("log", help="print the latest events")
+        listing.add_argument("--limit", type=int, default=20)
+
+    def run(self, **options):
+        action = options["action"]
+        if action == "verify" and options["bundle"]:
+            self._verify_bundle(options)
+            return
+        log = installation_log()
+        try:
+            getattr(self, f"_{action}")(log, options)
+        finally:
+            log.store.close()
+
+    def _verify_bundle(self, options) -> None:
+        known = json.loads(options["known"].read_text()) if options["known"] else None
+        key = _load_public_key(options["key"]) if options["key"] else None
+        report = verify_bundle(options["bundle"], trusted_public_key=key, known_checkpoint=known)
+        self._print_verdict(report.to_json(), self._bundle_text(report), options["json"])
+        if not report.ok:
+            raise CustodyError(f"{options['bundle'].name}: verification failed: {report.log.problem or 'inconsistent with the known checkpoint'}")
+
+    def _bundle_text(self, report: BundleReport) -> str:
+        lines = [f"{report.scope} bundle, custody key {report.key_fingerprint[:16]}...", _report_line(report.log)]
+        if report.key_from_bundle_only:
+            lines.append("note: checked against the key inside the bundle; pass --key to pin the producer's key")
+        if report.known_checkpoint_consistent is not None:
+            lines.append(f"consistent with your earlier checkpoint: {report.known_checkpoint_consistent}")
+        return "\n".join(lines)
+
+    def _verify(self, log: CustodyLog, options) -> None:
+        entries = ((e.body, e.leaf) for e in tqdm(log.store.entries(), total=log.store.size(), unit="event", desc="verify"))
+        report = verify_log(entries, log.store.checkpoints(), log.public_key)
+        self._print_verdict(report.to_json(), _report_line(report), options["json"])
+        if not report.ok:
+            raise CustodyError(f"custody log verification failed: {report.problem}")
+
+    def _print_verdict(self, data: dict, text: str, as_json: bool) -> None:
+        self.stdout.write(json.dumps(data, indent=2) if as_json else text)
+
+    def _prove(self, log: CustodyLog, options) -> None:
+        sha256 = options["sha256"].lower()
+        seqs = log.store.lookup(f"sha256:{sha256}")
+        if not seqs:
+            raise CustodyError(f"no custody entry mentions {sha256}")
+        proofs = log.inclusion_proofs(seqs)
+        events = [log.entry(seq) for seq in seqs]
+        if options["json"]:
+            self.stdout.write(json.dumps([{"event": e, "proof": p.to_json()} for e, p in zip(events, proofs)], indent=2))
+        else:
+            checkpoint = proofs[0].checkpoint
+            self.stdout.write(f"history of {sha256} (proofs against checkpoint size {checkpoint.size}, "
+                              f"root {checkpoint.root.hex()}, {checkpoint.time}):")
+            for event, proof in zip(events, proofs):
+                self.stdout.write(_event_line(event))
+                self.stdout.write(f"        leaf {proof.leaf.hex()}  path: {' '.join(h.hex()[:12] for h in proof.path) or '(root)'}")
+        if options["output"]:
+            self._write_bundle(log, options["output"], sha256, None)
+
+    def _export(self, log: CustodyLog, options) -> None:
+        self._write_bundle(log, options["output"], options["sha256"], options["known_size"])
+
+    def _write_bundle(self, log: CustodyLog, output: Path, sha256: str | None, known_size: int | None) -> None:
+        anchors = KeyStore(keys_dir()).trust_anchors_pem()
+        path = export_bundle(log, output, sha256=sha256, known_size=known_size, trust_anchors_pem=anchors)
+        self.stdout.write(f"auditor bundle written to {path} (check it with: faceproof custody verify {path.name})")
+
+    def _log(self, log: CustodyLog, options) -> None:
+        size = log.store.size()
+        for entry in log.store.entries(max(0, size - options["limit"])):
+            self.stdout.write(_event_line(json.loads(entry.body)))
