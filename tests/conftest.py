@@ -29,3 +29,26 @@ def shared_file(relative: str) -> Path:
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own FACEPROOF_HOME: no test reads or writes the user's keys or logs."""
     monkeypatch.setenv("FACEPROOF_HOME", str(tmp_path_factory.mktemp("faceproof_home")))
+
+
+# ---- training-stage fixtures ----------------------------------------------------------------------------
+TRAINING_CLIPS = {  # identity -> (clip under faces/styletalk_source, frame step giving ~40 faces)
+    "andrew": ("andrew_clip_1.mp4", 19),
+    "feifeili": ("feifeili_clip2_short.mp4", 11),
+}
+
+
+@pytest.fixture(scope="session")
+def training_faces(tmp_path_factory) -> list[Path]:
+    """Two identities' aligned 64 px faces (~40 each), extracted from real clips by `swapcore.extract`."""
+    from swapcore.extract import extract
+
+    root = tmp_path_factory.mktemp("training_faces")
+    folders = []
+    for name, (clip, every) in TRAINING_CLIPS.items():
+        source = SHARED_DATA / "faces" / "styletalk_source" / clip
+        if not source.exists():
+            pytest.skip(f"test data faces/styletalk_source/{clip} not found under {SHARED_DATA} (set FACEPROOF_DATA)")
+        extract(source, root / name, size=64, every=every)
+        folders.append(root / name)
+    return folders

@@ -1,0 +1,99 @@
+"""The training stage's public entry points: `train()` (CLI and web jobs call it) and `load_model()` (conversion).
+
+A model folder is self-describing: `load_model(folder)` needs nothing else to rebuild the model and its weights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from swapcore.errors import SwapcoreError
+from swapcore.models import SwapModel, architecture, create
+from swapcore.training import bundle
+from swapcore.training.augment import AugmentConfig
+from swapcore.training.data import load_faces
+from swapcore.training.trainer import Progress, TrainConfig, Trainer, TrainSummary, log
+
+__all__ = ["LoadedModel", "Progress", "TrainConfig", "TrainSummary", "load_model", "train"]
+
+
+def train(
+    face_dirs: Sequence[str | os.PathLike],
+    model_dir: str | os.PathLike,
+    *,
+    arch: str = "original",
+    batch: int = 16,
+    iterations: int = 100_000,
+    save_every: int = 250,
+    time_limit: float | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **options: Any,
+) -> TrainSummary:
+    """Train (or resume training) a swap model on aligned faces, one folder per identity.
+
+    `iterations` is the total to reach (a resumed run continues up to it); `time_limit` is in seconds.
+    Further keyword options are the fields of `TrainConfig` (lr, loss, precision, device, size, ...) and
+    `augment=AugmentConfig(...)`. Stops on iterations, time limit, plateau or SIGINT/SIGTERM, always saving.
+    """
+    if len(face_dirs) < 2:
+        raise SwapcoreError("give at least two face folders, one per identity")
+    config = _config(arch, batch, iterations, save_every, time_limit, options)
+    size = config.size or architecture(config.arch).default_size
+    facesets = [load_faces(folder, size, holdout=config.holdout) for folder in face_dirs]
+    _check_unique_names([face_set.name for face_set in facesets])
+    return Trainer(facesets, Path(model_dir), config).run(progress)
+
+
+def _config(arch: str, batch: int, iterations: int, save_every: int, time_limit: float | None,
+            options: dict[str, Any]) -> TrainConfig:
+    for name, value in (("batch", batch), ("iterations", iterations), ("save_every", save_every)):
+        if value < 1:
+            raise SwapcoreError(f"{name} must be at least 1, got {value}")
+    unknown = set(options) - set(TrainConfig.__dataclass_fields__)
+    if unknown:
+        raise SwapcoreError(f"unknown training options: {', '.join(sorted(unknown))}")
+    architecture(arch)  # a clear error for a bad name before any data is read
+    config = TrainConfig(arch=arch, batch=batch, iterations=iterations, save_every=save_every,
+                         time_limit=time_limit)
+    return replace(config, **options)
+
+
+def _check_unique_names(names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        raise SwapcoreError(f"identity folders need distinct names (got {names}): name each folder after its person")
+
+
+@dataclass
+class LoadedModel:
+    model: SwapModel  # eval mode, on the requested device
+    description: dict[str, Any]  # model.json: arch, size, identities, input convention, training config
+    iteration: int
+
+    def identity(self, name_or_letter: str) -> int:
+        """Decoder index of an identity, by folder name or letter (A, B, ...)."""
+        for entry in self.description["identities"]:
+            if name_or_letter in (entry["name"], entry["letter"]):
+                return int(entry["index"])
+        known = ", ".join(f"{e['letter']}={e['name']}" for e in self.description["identities"])
+        raise SwapcoreError(f"no identity {name_or_letter!r} in this model ({known})")
+
+
+def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a trained model from its folder alone (falls back to the backup checkpoint if needed)."""
+    model_dir = Path(model_dir)
+    description = bundle.read_model_json(model_dir)
+    model = create(description["arch"], identities=len(description["identities"]), **description["model_config"])
+    state = bundle.load_checkpoint(model_dir, "cpu", warn=log.warning)
+    model.load_state_dict(state["model"])
+    return LoadedModel(model.to(device).eval(), description, int(state["iteration"]))
+
+
+def augment_config(**fields: Any) -> AugmentConfig:
+    """An AugmentConfig from keyword fields, for callers that build options from text (CLI, web forms)."""
+    return AugmentConfig(**fields)

@@ -1,0 +1,165 @@
+"""The training loop on real faces: it learns, resumes exactly after a kill, saves and loads, heals itself."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from swapcore.train import load_model, train
+from swapcore.training import bundle, report
+from swapcore.training.trainer import Trainer, TrainingDivergedError
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.needs_data
+
+
+def _rows(model_dir: Path) -> dict[int, dict]:
+    return {row["iteration"]: row for row in report.read_metrics(model_dir)}
+
+
+@pytest.fixture(scope="module")
+def learned(training_faces, tmp_path_factory):
+    """A short lite run: 120 iterations of 8 faces per identity."""
+    model_dir = tmp_path_factory.mktemp("learned") / "model"
+    summary = train(training_faces, model_dir, arch="lite", batch=8, iterations=120, save_every=60, lr=2e-4)
+    return model_dir, summary
+
+
+def test_short_run_lowers_held_out_loss(learned):
+    model_dir, summary = learned
+    rows = _rows(model_dir)
+    assert sorted(rows) == [0, 60, 120]
+    assert summary.stop_reason == "iterations" and summary.iteration == 120
+    for name, start in rows[0]["holdout_loss"].items():
+        end = rows[120]["holdout_loss"][name]
+        assert end < 0.8 * start, f"{name}: held-out loss {start:.4f} -> {end:.4f}"
+        assert rows[120]["holdout_ssim"][name] > rows[0]["holdout_ssim"][name] + 0.05
+    assert all(rows[120]["loss"][name] > 0 for name in rows[0]["holdout_loss"]) and rows[120]["eg_per_s"] > 0
+
+
+def test_model_folder_describes_itself(learned, training_faces):
+    model_dir, _ = learned
+    description = json.loads((model_dir / bundle.MODEL_JSON).read_text())
+    assert description["arch"] == "lite" and description["size"] == 64 and description["has_mask"] is False
+    assert [i["name"] for i in description["identities"]] == [p.name for p in training_faces]
+    assert all(len(i["data_sha256"]) == 64 for i in description["identities"])
+    assert description["input"]["centering"] == "face"
+    assert (model_dir / report.LOSS_CURVE).stat().st_size > 1000
+    assert (model_dir / report.PREVIEWS / "preview_0000120.png").is_file()
+
+
+def test_load_model_round_trip(learned, training_faces):
+    model_dir, _ = learned
+    loaded = load_model(model_dir)
+    assert loaded.iteration == 120 and loaded.identity("B") == 1
+    assert loaded.identity(training_faces[0].name) == 0
+    state = bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)["model"]
+    for key, value in loaded.model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    faces = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        rgb, mask = loaded.model(faces, 1)
+    assert rgb.shape == (2, 3, 64, 64) and mask is None
+
+
+def _train_in_subprocess(faces: list[Path], model_dir: Path, iterations: int, save_every: int) -> subprocess.Popen:
+    code = (
+        "import sys; from swapcore.train import train; "
+        f"train({[str(p) for p in faces]!r}, {str(model_dir)!r}, arch='lite', batch=4, "
+        f"iterations={iterations}, save_every={save_every})"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE)
+
+
+def _wait_for_row(process: subprocess.Popen, model_dir: Path, at_least: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(i >= at_least for i in _rows(model_dir)):
+        if process.poll() is not None:
+            pytest.fail(f"training process ended early: {process.stderr.read().decode()[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("training process made no checkpoint in time")
+        time.sleep(0.05)
+
+
+def test_resume_after_kill_continues_exactly(training_faces, tmp_path):
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    process = _train_in_subprocess(training_faces, killed, iterations=1000, save_every=10)
+    _wait_for_row(process, killed, at_least=10)
+    process.kill()  # SIGKILL: no chance to save
+    process.wait()
+    resumed = train(training_faces, killed, arch="lite", batch=4, iterations=30, save_every=10)
+    assert resumed.start_iteration in (10, 20) and resumed.iteration == 30
+    train(training_faces, reference, arch="lite", batch=4, iterations=30, save_every=10)
+    got, want = _rows(killed)[30], _rows(reference)[30]
+    for name, value in want["holdout_loss"].items():
+        assert got["holdout_loss"][name] == pytest.approx(value, rel=1e-5)
+        assert got["loss"][name] == pytest.approx(want["loss"][name], rel=1e-5)
+    assert sorted(_rows(killed)) == [0, 10, 20, 30]
+
+
+def test_sigterm_stops_cleanly_and_saves(training_faces, tmp_path):
+    model_dir = tmp_path / "model"
+    process = _train_in_subprocess(training_faces, model_dir, iterations=100_000, save_every=100_000)
+    _wait_for_row(process, model_dir, at_least=0)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    last = max(_rows(model_dir))
+    assert 0 < last < 100_000
+    assert bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)["iteration"] == last
+
+
+def test_cli_trains_and_corrupt_checkpoint_falls_back_to_backup(training_faces, tmp_path, caplog):
+    model_dir = tmp_path / "model"
+    faces = [str(p) for p in training_faces]
+    call_command("train", faces=faces, model=str(model_dir), arch="lite", batch=2, iterations=3, save_every=2)
+    assert bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)["iteration"] == 3
+    assert bundle.read_checkpoint(model_dir / bundle.BACKUP)["iteration"] == 2
+    checkpoint = model_dir / bundle.CHECKPOINT
+    data = bytearray(checkpoint.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    checkpoint.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="swapcore.training"):
+        loaded = load_model(model_dir)
+    assert loaded.iteration == 2
+    assert "corrupt" in caplog.text and "backup" in caplog.text
+    (model_dir / bundle.BACKUP).write_bytes(b"FACEPROOF-CKPT1\n" + b"\0" * 10)
+    with pytest.raises(bundle.CheckpointError, match="backup"):
+        load_model(model_dir)
+    with pytest.raises(CommandError, match="holds a lite 64 px model"):
+        call_command("train", faces=faces, model=str(model_dir), arch="original", iterations=1)
+
+
+def test_nan_loss_rolls_back_and_halves_the_learning_rate(training_faces, tmp_path, monkeypatch, caplog):
+    original_losses = Trainer._identity_losses
+    poisoned = {6}
+
+    def sometimes_nan(self, batch):
+        values = original_losses(self, batch)
+        if self.iteration + 1 in poisoned:
+            poisoned.discard(self.iteration + 1)
+            return values * float("nan")
+        return values
+
+    monkeypatch.setattr(Trainer, "_identity_losses", sometimes_nan)
+    with caplog.at_level(logging.WARNING, logger="swapcore.training"):
+        summary = train(training_faces, tmp_path / "model", arch="lite", batch=2, iterations=8, save_every=4)
+    assert summary.rollbacks == 1 and summary.iteration == 8
+    assert "rolled back to the last save (iteration 4)" in caplog.text
+    assert _rows(tmp_path / "model")[8]["lr"] == pytest.approx(2.5e-5)
+
+    monkeypatch.setattr(Trainer, "_identity_losses", lambda self, batch: original_losses(self, batch) * float("nan"))
+    with pytest.raises(TrainingDivergedError, match="lower --lr"):
+        train(training_faces, tmp_path / "diverged", arch="lite", batch=2, iterations=8, save_every=4)
