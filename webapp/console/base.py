@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from provenance.errors import ProvenanceError
 from swapcore.errors import SwapcoreError
 
-USER_ERRORS: tuple[type[Exception], ...] = (SwapcoreError,)
+USER_ERRORS: tuple[type[Exception], ...] = (SwapcoreError, ProvenanceError)
 
 
 class StageCommand(BaseCommand):
