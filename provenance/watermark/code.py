@@ -2,15 +2,19 @@
 
 Layout of the 125 channel bits: 48 data bits (ID big-endian, then the check) followed by the 77 BCH parity
 bits, all XORed with a keyed word. Whitening makes an all-zero / all-one or otherwise structured read (a flat
-frame, an unmarked clip) land on a random-looking word; the check makes a random word that BCH happens to
-"correct" fail anyway. `null_probability` says how likely a random word is to decode at a given distance.
+frame, an unmarked clip) land on a random-looking word; the check makes a word the decoder reaches by chance
+fail anyway.
+
+Decoding is soft: the algebraic BCH decoder on the hard read, plus ordered-statistics decoding (OSD-2) on the
+48 most reliable independent positions; of the candidates with a valid check, the one that agrees best with
+the soft read wins. `null_probability` is the exact chance, under the key's randomness, that an unmarked read
+agrees that well with any of the 2^32 valid words.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -29,8 +33,8 @@ BCH_T = 13  # over GF(2^7) t=13 costs the same 77 parity bits as t=12
 PARITY_BITS = 77
 CODE_BITS = DATA_BITS + PARITY_BITS
 MAX_ID = 2**ID_BITS - 1
-# Chase-2 soft decoding: also try flipping every subset of this many least reliable bits.
-CHASE_BITS = 8
+OSD_ORDER = 2  # ordered-statistics decoding re-encodes every flip of up to this many of the 48 reliable bits
+_MAGNITUDE_STEPS = 256  # soft magnitudes are quantised to this many steps for the exact null law
 
 
 @lru_cache(maxsize=1)
@@ -46,9 +50,13 @@ def check_id(payload_id: int) -> int:
     return payload_id
 
 
+@lru_cache(maxsize=16)
+def _check_key(secret: bytes) -> bytes:
+    return derive_bytes(secret, "check", 32)
+
+
 def _check_word(secret: bytes, id_bytes: bytes) -> bytes:
-    check_key = derive_bytes(secret, "check", 32)
-    return hmac.new(check_key, id_bytes, hashlib.sha256).digest()[: CHECK_BITS // 8]
+    return hmac.new(_check_key(secret), id_bytes, hashlib.sha256).digest()[: CHECK_BITS // 8]
 
 
 @lru_cache(maxsize=16)
@@ -70,27 +78,61 @@ def encode_payload(secret: bytes, payload_id: int) -> np.ndarray:
     return bits ^ whitening_bits(secret)
 
 
-def null_probability(distance: int) -> float:
-    """P(a uniformly random 125-bit word lies within `distance` of one of the 2^32 valid words).
+@lru_cache(maxsize=1)
+def generator_matrix() -> np.ndarray:
+    """(48, 125) uint8: row i is the codeword of data bit i alone (BCH encoding is linear over GF(2))."""
+    data = np.eye(DATA_BITS, dtype=np.uint8)
+    matrix = np.array([np.concatenate([row, _bch_parity(np.packbits(row).tobytes())]) for row in data])
+    matrix.flags.writeable = False
+    return matrix
 
-    Union bound: 2^32 valid codewords, each with a Hamming ball of sum_{i<=d} C(125, i) words, over 2^125.
+
+def agreement_tail(soft: np.ndarray, agree: np.ndarray) -> float:
+    """P(S >= the observed S) for one fixed word when the signs of `soft` are fair coins (see null_probability).
+
+    S = sum(+|soft| where agreeing, -|soft| elsewhere); its law is a convolution over the bits, magnitudes
+    quantised to `_MAGNITUDE_STEPS` (S is defined on the quantised values, so the law stays exact).
     """
-    ball = sum(math.comb(CODE_BITS, i) for i in range(distance + 1))
-    return min(1.0, ball * 2.0 ** (ID_BITS - CODE_BITS))
+    magnitudes = np.abs(soft)
+    top = float(magnitudes.max())
+    if top == 0.0:
+        return 1.0
+    steps = np.round(magnitudes / top * _MAGNITUDE_STEPS).astype(np.int64)
+    total = int(steps.sum())
+    law = np.zeros(2 * total + 1)
+    law[total] = 1.0
+    for step in steps[steps > 0]:
+        shifted = np.zeros_like(law)
+        shifted[step:] += law[:-step]
+        shifted[:-step] += law[step:]
+        law = 0.5 * shifted
+    observed = int(np.where(agree, steps, -steps).sum())
+    return float(law[total + observed :].sum())
+
+
+def null_probability(soft: np.ndarray, agree: np.ndarray) -> float:
+    """P(an unmarked read agrees with some valid word as well as `soft` agrees with one on the bits `agree`).
+
+    Without the mark, the signs of the soft bits are fair coins, independent of each other and of their
+    magnitudes: each bit sums its own chips times keyed random +-1 spreading signs, and flipping those signs
+    flips the bit's sign alone. So the agreement with any fixed word has the exact law of `agreement_tail`,
+    and a union bound over the 2^32 valid words gives the result. With equal magnitudes this is the
+    Hamming-ball bound; unequal ones let disagreements on weak bits count for less than on strong ones.
+    """
+    return min(1.0, agreement_tail(soft, agree) * 2.0**ID_BITS)
 
 
 @dataclass(frozen=True)
 class DecodedPayload:
     payload_id: int
     distance: int  # Hamming distance between the hard read and the accepted codeword
-    null_probability: float  # chance that a random read decodes this well (see null_probability)
+    null_probability: float  # chance that an unmarked read decodes this well (see null_probability)
 
 
-def _try_bch(secret: bytes, hard: np.ndarray) -> tuple[int, np.ndarray] | None:
-    """(ID, codeword bits) when `hard` (unwhitened) is within t of a valid word, else None.
+def _algebraic(hard: np.ndarray) -> np.ndarray | None:
+    """The BCH codeword within t of `hard` (unwhitened bits), else None.
 
-    bchlib can report success on words it cannot really correct (duplicate or out-of-range error locations), so
-    the result is re-encoded and checked, never trusted as reported.
+    bchlib can report success on words it cannot really correct, so its answer is re-encoded and checked.
     """
     data = bytearray(np.packbits(hard[:DATA_BITS]).tobytes())
     parity = bytearray(np.packbits(np.concatenate([hard[DATA_BITS:], np.zeros(96 - PARITY_BITS, np.uint8)])))
@@ -98,43 +140,74 @@ def _try_bch(secret: bytes, hard: np.ndarray) -> tuple[int, np.ndarray] | None:
         return None
     _bch().correct(data, parity)
     corrected = np.concatenate([np.unpackbits(np.frombuffer(bytes(data), np.uint8)), _bch_parity(bytes(data))])
-    if np.count_nonzero(corrected != hard) > BCH_T:
-        return None
-    id_bytes, check = bytes(data[: ID_BITS // 8]), bytes(data[ID_BITS // 8 :])
-    if not hmac.compare_digest(check, _check_word(secret, id_bytes)):
-        return None
-    return int.from_bytes(id_bytes, "big"), corrected
+    return corrected if np.count_nonzero(corrected != hard) <= BCH_T else None
 
 
-def _chase_patterns(soft: np.ndarray) -> list[np.ndarray]:
-    """Bit positions to flip before each BCH attempt: none, then subsets of the least reliable bits."""
-    weakest = np.argsort(np.abs(soft), kind="stable")[:CHASE_BITS]
-    return [np.array(subset, dtype=np.intp) for size in range(CHASE_BITS + 1) for subset in combinations(weakest, size)]
+def _systematic_on_reliable(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-reduce the generator, columns in `order`, onto the first 48 independent ones (GF(2)).
+
+    Returns (matrix, pivots): rows are still codewords (in `order`), and matrix[:, pivots] is the identity, so
+    any 48 bits placed on the pivot positions re-encode to the one codeword that carries them there.
+    """
+    matrix = generator_matrix()[:, order].copy()
+    pivots: list[int] = []
+    for column in range(CODE_BITS):
+        rank = len(pivots)
+        rows = np.flatnonzero(matrix[rank:, column]) + rank
+        if not rows.size:
+            continue
+        matrix[[rank, rows[0]]] = matrix[[rows[0], rank]]
+        others = np.flatnonzero(matrix[:, column])
+        others = others[others != rank]
+        matrix[others] ^= matrix[rank]
+        pivots.append(column)
+        if len(pivots) == DATA_BITS:
+            break
+    return matrix, np.array(pivots)
+
+
+@lru_cache(maxsize=1)
+def _osd_flips() -> np.ndarray:
+    """(candidates, 48) uint8: every flip pattern of weight <= OSD_ORDER on the basis bits."""
+    patterns = [()] + [subset for size in range(1, OSD_ORDER + 1) for subset in combinations(range(DATA_BITS), size)]
+    flips = np.zeros((len(patterns), DATA_BITS), np.uint8)
+    for row, subset in enumerate(patterns):
+        flips[row, list(subset)] = 1
+    return flips
+
+
+def _osd_candidates(hard: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """(candidates, 125) codewords (unwhitened) from the most reliable independent positions, flipped <= 2."""
+    order = np.argsort(-np.abs(soft), kind="stable")
+    matrix, pivots = _systematic_on_reliable(order)
+    basis_bits = hard[order][pivots]
+    codewords_in_order = ((_osd_flips() ^ basis_bits).astype(np.int32) @ matrix) & 1
+    codewords = np.empty_like(codewords_in_order, dtype=np.uint8)
+    codewords[:, order] = codewords_in_order
+    return codewords
+
+
+def _checked_id(secret: bytes, codeword: np.ndarray) -> int | None:
+    """The ID a codeword (unwhitened) carries when its keyed check is right, else None."""
+    data = np.packbits(codeword[:DATA_BITS]).tobytes()
+    id_bytes, check = data[: ID_BITS // 8], data[ID_BITS // 8 :]
+    return int.from_bytes(id_bytes, "big") if hmac.compare_digest(check, _check_word(secret, id_bytes)) else None
 
 
 def decode_payload(secret: bytes, soft: np.ndarray) -> DecodedPayload | None:
-    """The ID whose codeword is closest to the soft read (positive soft value = channel bit 0), or None.
-
-    Among the Chase candidates, the one with the smallest soft distance (sum of |soft| over disagreeing bits)
-    wins, i.e. the most likely codeword given the read.
-    """
+    """The valid ID whose codeword agrees best with the soft read (positive soft = channel bit 0), or None."""
     if soft.shape != (CODE_BITS,):
         raise WatermarkError(f"expected {CODE_BITS} soft bits, got shape {soft.shape}")
     whitening = whitening_bits(secret)
-    hard = (soft < 0).astype(np.uint8)
-    best: tuple[float, int, int] | None = None
-    for flips in _chase_patterns(soft):
-        trial = hard.copy()
-        trial[flips] ^= 1
-        found = _try_bch(secret, trial ^ whitening)
-        if found is None:
-            continue
-        payload_id, codeword = found
-        disagree = (codeword ^ whitening) != hard
-        soft_distance = float(np.abs(soft[disagree]).sum())
-        if best is None or soft_distance < best[0]:
-            best = (soft_distance, payload_id, int(np.count_nonzero(disagree)))
-    if best is None:
-        return None
-    _, payload_id, distance = best
-    return DecodedPayload(payload_id, distance, null_probability(distance))
+    hard = (soft < 0).astype(np.uint8) ^ whitening
+    candidates = _osd_candidates(hard, soft)
+    algebraic = _algebraic(hard)
+    if algebraic is not None:
+        candidates = np.vstack([algebraic, candidates])
+    signs = 1.0 - 2.0 * (candidates ^ whitening).astype(np.float64)
+    for best in np.argsort(-(signs @ soft), kind="stable"):  # most likely first; stop at the first valid one
+        payload_id = _checked_id(secret, candidates[best])
+        if payload_id is not None:
+            agree = signs[best] * soft > 0
+            return DecodedPayload(payload_id, int(np.count_nonzero(~agree)), null_probability(soft, agree))
+    return None

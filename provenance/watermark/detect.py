@@ -5,9 +5,9 @@ Two tests, each run at ALPHA / 2, so a clip without the mark is reported present
 * sync: the best sync-correlation z-score over every hypothesis tried (TILE^2 shifts x MAX_SCALE_HYPOTHESES
   scales x 2 mirrors). Without the mark each correlation value is a sum of thousands of weakly dependent
   terms, i.e. close to N(0, RMS^2); Bonferroni gives p_sync = N_hypotheses * Q(z).
-* payload: for each (scale, mirror) hypothesis the read is BCH/Chase-decoded; without the mark the whitened
-  read is a uniformly random word, which lies within distance d of one of the 2^32 valid codewords with
-  probability `code.null_probability(d)`; Bonferroni over the decoded hypotheses gives p_id.
+* payload: for each (scale, mirror) hypothesis the soft read is decoded (BCH + OSD); without the mark the
+  signs of the soft bits are fair coins given their magnitudes, so `code.null_probability` gives the exact
+  chance that some valid ID agrees as well; Bonferroni over the decoded hypotheses gives p_id.
 
 The clip's p-value is min(1, 2 * min(p_sync, p_id)); an ID is reported only when p_id <= ALPHA / 2.
 """

@@ -1,6 +1,6 @@
 """Find where the tile lattice lies in a (possibly cropped, scaled, flipped) clip.
 
-1. Every frame becomes a *residual* on the working grid: luma minus its 3x3 mean, divided by its local RMS
+1. Every frame becomes a *residual* on the working grid: luma minus its 5x5 median, divided by its local RMS
    (so brightness and contrast changes cancel), clipped (so edges cannot dominate). Residuals are averaged
    over frames: the mark is the same in every frame, the picture is not.
 2. Scale: the repeated tile makes the residual's autocorrelation peak at the lattice periods. Peaks near the
@@ -58,9 +58,12 @@ def residual(frame_bgr: np.ndarray) -> np.ndarray:
     work_height, work_width = working_size(height, width)
     luma = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
     luma = cv2.resize(luma, (work_width, work_height), interpolation=cv2.INTER_AREA).astype(np.float32)
-    # Minus the 3x3 mean: a strong high-pass, because the picture's own energy falls steeply with frequency
-    # while the mark's does not; measured on 360p + CRF 28 it beats a gentler (Gaussian) high-pass clearly.
-    detail = luma - cv2.blur(luma, (3, 3))
+    # Minus the 5x5 median: the median keeps the picture's edges and smooth shading but not the noise-like
+    # mark, so far less of the picture leaks into the residual than with a linear high-pass (measured on
+    # 8 clips at 360p + CRF 28: raw bit errors at the found alignment 103 -> 49 in total, 6/8 -> 8/8 exact IDs;
+    # a 3x3 mean was the previous choice; a bilateral filter did as well but depends on contrast). A median
+    # commutes with a brightness/contrast change, so the normalised residual below barely moves with either.
+    detail = luma - cv2.medianBlur(luma, 5)
     rms = cv2.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), _RMS_SIGMA)) + _RMS_FLOOR
     return np.clip(detail / rms, -_CLIP, _CLIP)
 

@@ -8,33 +8,40 @@ stripped, and looks a found ID up in this installation's registry.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from provenance.errors import ProvenanceError
-from provenance.home import custody_db_path, keys_dir
+from provenance.home import custody_db_path, watermark_key_path
 from provenance.registry import WatermarkRegistry
-from provenance.watermark import Detection, FrameEmbedder, detect_frames, load_or_create_watermark_key
+from provenance.watermark import ClipDetector, Detection, FrameEmbedder, load_or_create_watermark_key
 from swapcore import media
 from webapp.console.base import StageCommand
+from webapp.console.progress import progress_bar
 
-WATERMARK_KEY_NAME = "watermark.key"
+Progress = Callable[[int, int], None]
 
 
-def watermark_video(source: Path, target: Path, secret: bytes, payload_id: int) -> int:
+def watermark_video(source: Path, target: Path, secret: bytes, payload_id: int, progress: Progress) -> int:
     """Watermark every frame of `source` into `target` (H.264 CRF 18, audio kept); returns the frame count."""
     info = media.probe(source)
     embedder = FrameEmbedder(secret, payload_id)
     with media.VideoWriter(target, info.width, info.height, info.fps, audio_from=source) as writer:
-        for _, frame in media.iter_frames(source, info=info):
+        for index, frame in media.iter_frames(source, info=info):
             writer.write(embedder(frame))
+            progress(index + 1, info.frame_count)
     return writer.frames_written
 
 
-def detect_video(source: Path, secret: bytes, max_frames: int | None) -> Detection:
-    frames = (frame for _, frame in media.iter_frames(source, stop=max_frames))
-    return detect_frames(frames, secret, max_frames=max_frames)
+def detect_video(source: Path, secret: bytes, max_frames: int | None, progress: Progress) -> Detection:
+    info = media.probe(source)
+    total = min(info.frame_count, max_frames) if max_frames else info.frame_count
+    detector = ClipDetector(secret)
+    for _, frame in media.iter_frames(source, stop=max_frames, info=info):
+        detector.add(frame)
+        progress(detector.frames_used, total)
+    return detector.detect()
 
 
 def _registry_record(watermark_id: int) -> dict | None:
@@ -50,7 +57,7 @@ class Command(StageCommand):
     help = "Embed or detect the invisible faceproof watermark (32-bit ID) in a video."
 
     def add_arguments(self, parser):
-        parser.add_argument("--key", help=f"watermark key file (default: $FACEPROOF_HOME/keys/{WATERMARK_KEY_NAME})")
+        parser.add_argument("--key", type=Path, help="watermark key file (default: the installation's, with its signing keys)")
         actions = parser.add_subparsers(dest="action", required=True)
         embed = actions.add_parser("embed", help="write a watermarked copy (unsigned: seal it before delivery)")
         embed.add_argument("input", type=Path)
@@ -62,26 +69,27 @@ class Command(StageCommand):
         detect.add_argument("--max-frames", type=int, help="read at most this many frames (default: all)")
 
     def run(self, **options):
-        try:
-            secret = load_or_create_watermark_key(Path(options["key"] or keys_dir() / WATERMARK_KEY_NAME))
-            if options["action"] == "embed":
-                self._embed(options["input"], options["output"], secret, options["payload_id"])
-            else:
-                self._detect(options["input"], secret, options["json"], options["max_frames"])
-        except ProvenanceError as exc:
-            raise CommandError(str(exc)) from exc
+        key = options["key"] or watermark_key_path()
+        if options["action"] == "embed":
+            self._embed(options["input"], options["output"], load_or_create_watermark_key(key), options["payload_id"])
+            return
+        if not key.exists():  # a fresh random key would only ever answer "absent"
+            raise CommandError(f"no watermark key at {key}: this installation has marked nothing yet (or pass --key)")
+        self._detect(options["input"], load_or_create_watermark_key(key), options["json"], options["max_frames"])
 
     def _embed(self, source: Path, target: Path, secret: bytes, payload_id: int) -> None:
         if target.resolve() == source.resolve():
             raise CommandError("the output must be a new file, not the input")
-        frames = watermark_video(source, target, secret, payload_id)
+        with progress_bar("watermark") as progress:
+            frames = watermark_video(source, target, secret, payload_id, progress)
         self.stdout.write(
             f"watermarked {frames} frames with ID {payload_id}: {target}\n"
             "this file is UNSIGNED and unregistered: seal it (C2PA + registry) before delivery"
         )
 
     def _detect(self, source: Path, secret: bytes, as_json: bool, max_frames: int | None) -> None:
-        detection = detect_video(source, secret, max_frames)
+        with progress_bar("detect") as progress:
+            detection = detect_video(source, secret, max_frames, progress)
         record = _registry_record(detection.watermark_id) if detection.watermark_id is not None else None
         if as_json:
             self.stdout.write(json.dumps({"detection": json.loads(detection.to_json()), "registry": record}))
