@@ -76,6 +76,19 @@ def test_append_is_linked_checkpointed_and_provable(log):
     assert log.verify().ok and log.verify().verified_size == 11
 
 
+def test_lookups_span_the_merged_index_and_recent_appends(log, monkeypatch):
+    from provenance.custody import store
+
+    monkeypatch.setattr(store, "MERGE_EVERY", 4)
+    _filled(log, 10)  # batches of 3: merges happen inside the 2nd and 3rd batches, the last stays recent
+    recent = log.store.connection.execute("SELECT COUNT(*) FROM custody_index_recent").fetchone()[0]
+    merged = log.store.connection.execute("SELECT COUNT(*) FROM custody_index").fetchone()[0]
+    assert recent and merged
+    assert [e["seq"] for e in log.history(HASH_A)] == list(range(10))
+    assert [e["seq"] for e in log.history(f"{9:064x}")] == [9] and log.history("f" * 64) == []
+    assert len(log.events_of_kind("convert")) == 10
+
+
 def test_store_refuses_update_and_delete(log):
     _filled(log, 3)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
