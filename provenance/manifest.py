@@ -156,13 +156,19 @@ def sign(
         raise UnsupportedFormatError(f"{destination.name}: signing cannot change the format of {source.name}")
     tsa = identity.tsa_url if tsa_reachable(identity.tsa_url) else None
     try:
-        label = _sign_with(source, destination, identity, spec, mime, tsa)
-    except c2pa.C2paError as exc:
-        if tsa is None:
+        try:
+            label = _sign_with(source, destination, identity, spec, mime, tsa)
+        except c2pa.C2paError:
+            if tsa is None:
+                raise
+            # A reachable TSA that answers badly must not block signing: the signature stands without a timestamp.
+            tsa = None
+            label = _sign_with(source, destination, identity, spec, mime, None)
+    except BaseException as exc:
+        destination.unlink(missing_ok=True)  # a half-written file would be an unsigned output
+        if isinstance(exc, c2pa.C2paError):
             raise ProvenanceError(f"{source.name}: C2PA signing failed ({exc})") from None
-        # A reachable TSA that answers badly must not block signing: the signature stands without a timestamp.
-        tsa = None
-        label = _sign_with(source, destination, identity, spec, mime, None)
+        raise
     return Signed(label, tsa is not None)
 
 

@@ -154,3 +154,11 @@ def test_unsigned_file_has_no_manifest_and_missing_file_is_an_error(tmp_path):
     assert manifest.verify(_image(tmp_path / "plain.png")).state == "NoManifest"
     with pytest.raises(ProvenanceError, match="no such file"):
         manifest.verify(tmp_path / "missing.png")
+
+
+def test_failed_signing_leaves_no_destination(keys, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x08free not an mp4 at all")
+    with pytest.raises(ProvenanceError, match="C2PA signing failed"):
+        _sign(keys, broken, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
