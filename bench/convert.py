@@ -1,0 +1,112 @@
+"""Conversion throughput: frames per second end to end on real clips, on this machine.
+
+    .venv/bin/python -m bench.convert [--arch original] [--frames 120] [--device cpu|cuda] [--model DIR]
+
+Per clip (512 px d3, 720p d13) it times, after a warm-up:
+  swap+encode     decode -> find face (alignments) -> smooth -> model -> colour -> blend -> H.264 encode
+  detect+swap     the same with faces detected on the fly (MTCNN) instead of read from alignments
+  sealed          convert() itself: swap+encode plus the watermark on every frame, C2PA signing, custody log
+Without --model it trains a throwaway model for one iteration (weights do not change the cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.machine import describe
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+CLIPS = {"512px (d3.mp4)": "d3.mp4", "720p (d13.mp4, 720x1280)": "d13.mp4"}
+FACES = {"andrew": "andrew_clip_1.mp4", "feifeili": "feifeili_clip2_short.mp4"}
+
+
+def throwaway_model(work: Path, arch: str) -> Path:
+    from swapcore.extract import extract
+    from swapcore.train import train
+
+    folders = []
+    for name, clip in FACES.items():
+        extract(DATA / "faces" / "styletalk_source" / clip, work / name, size=64, every=25)
+        folders.append(work / name)
+    train(folders, work / "model", arch=arch, batch=4, iterations=1, save_every=1)
+    return work / "model"
+
+
+def short_clip(clip: Path, frames: int, out: Path) -> Path:
+    from swapcore import media
+
+    info = media.probe(clip)
+    with media.VideoWriter(out, info.width, info.height, info.fps, audio_from=clip,
+                           audio_duration=frames / float(info.fps)) as writer:
+        for _, frame in media.iter_frames(clip, stop=frames, info=info):
+            writer.write(frame)
+    return out
+
+
+def swap_and_encode(clip: Path, model_dir: Path, alignments: Path | None, out: Path, device: str) -> float:
+    """Frames/s of the unsealed core (the bench's own encoder; no deliverable is made)."""
+    from swapcore import media
+    from swapcore.convert.pipeline import SwapSettings, swap_frames
+    from swapcore.train import load_model
+
+    info = media.probe(clip)
+    model = load_model(model_dir, device)
+    started = time.perf_counter()
+    with media.VideoWriter(out, info.width, info.height, info.fps, audio_from=clip) as writer:
+        for result in swap_frames(clip, model, SwapSettings(device=device), alignments=alignments, info=info):
+            writer.write(result.swapped)
+    seconds = time.perf_counter() - started
+    out.unlink()
+    return info.frame_count / seconds
+
+
+def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str) -> float:
+    from provenance.consent import record_consent
+    from provenance.seal import Sealer
+    from swapcore.convert import SwapSettings, convert
+
+    sealer = Sealer.for_installation()
+    form = out.parent / "consent.txt"
+    form.write_text("benchmark consent")
+    for name in FACES:
+        record_consent(sealer.log, identity=name, person=name, document=form, actor="bench")
+    result = convert(clip, model_dir, out, settings=SwapSettings(device=device), alignments=alignments,
+                     sealer=sealer, actor="bench")
+    sealer.close()
+    return result.frames_per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="original")
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        os.environ["FACEPROOF_HOME"] = str(work / "home")
+        os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "bench")
+        from swapcore.extract import extract
+
+        model_dir = args.model or throwaway_model(work, args.arch)
+        print(f"machine: {describe()}")
+        for label, name in CLIPS.items():
+            clip = short_clip(DATA / "video" / name, args.frames, work / f"short_{name}")
+            alignments = extract(clip, work / f"faces_{name}", size=64).alignments_path
+            swap_and_encode(clip, model_dir, alignments, work / "warmup.mp4", args.device)
+            figures = {
+                "swap+encode": swap_and_encode(clip, model_dir, alignments, work / "a.mp4", args.device),
+                "detect+swap": swap_and_encode(clip, model_dir, None, work / "b.mp4", args.device),
+                "sealed": sealed(clip, model_dir, alignments, work / f"sealed_{name}", args.device),
+            }
+            shown = ", ".join(f"{k} {v:.1f}" for k, v in figures.items())
+            print(f"convert {label}, {args.arch}, {args.frames} frames: {shown} frames/s; load {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The conversion loop: decode -> find the face -> smooth -> swap (batched through the model) -> colour ->
+blend -> compose, streamed; at most one model batch plus the smoother's look-ahead of frames in memory.
+
+`swap_frames` yields the result frame by frame; `convert` (in `swapcore.convert`) hands those frames to a
+sealed writer. Nothing here writes a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from swapcore import media
+from swapcore.convert import color, masks
+from swapcore.convert.blend import BlendSettings, paste
+from swapcore.convert.faces import from_alignments, observe_alignments, observe_detected
+from swapcore.convert.smoothing import Placement, TrackSmoother, smooth
+from swapcore.errors import SwapcoreError
+from swapcore.faces.align import crop_with
+from swapcore.train import LoadedModel
+
+Progress = Callable[[int, int], None]
+DIRECTIONS = ("a2b", "b2a")
+MAX_GAP_SECONDS = 0.5  # longest run of frames without a reliable face that is bridged by interpolation
+
+
+@dataclass(frozen=True)
+class SwapSettings:
+    direction: str = "a2b"
+    color: str = "reinhard"
+    mask: str = "auto"
+    blend: BlendSettings = field(default_factory=BlendSettings)
+    smooth: float = 0.5  # 0 = off, 1 = strongest
+    track: int | None = None  # alignments track to swap (default 0, the main person)
+    batch: int = 16  # faces per model call
+    device: str | None = None  # torch device; default cuda when present
+
+
+@dataclass(frozen=True)
+class SwappedFrame:
+    index: int
+    original: np.ndarray  # the decoded frame, untouched
+    swapped: np.ndarray  # the frame with the face replaced (the original itself when no face was placed)
+    placement: Placement | None  # where the face went; None = passed through
+    box: tuple[int, int, int, int] | None  # frame pixels the blend touched
+
+
+def parse_frames(text: str | None) -> tuple[int, int | None]:
+    """"A:B" (either side optional) -> (start, stop); the frame range of the target to convert."""
+    if not text:
+        return 0, None
+    start, sep, stop = text.partition(":")
+    try:
+        first = int(start) if start else 0
+        last = int(stop) if stop else None
+    except ValueError:
+        raise SwapcoreError(f"--frames takes A:B (frame numbers), got {text!r}") from None
+    if not sep or first < 0 or (last is not None and last <= first):
+        raise SwapcoreError(f"--frames takes A:B with 0 <= A < B, got {text!r}")
+    return first, last
+
+
+def decoder_index(model: LoadedModel, direction: str) -> int:
+    """a2b: faces of A in the video, rendered by B's decoder; b2a the other way round."""
+    if direction not in DIRECTIONS:
+        raise SwapcoreError(f"unknown direction {direction!r}; choose a2b or b2a")
+    return model.identity("B" if direction == "a2b" else "A")
+
+
+class _Swapper:
+    """Runs a batch of placed faces through the model and pastes the results back."""
+
+    def __init__(self, model: LoadedModel, settings: SwapSettings) -> None:
+        self.model, self.settings = model, settings
+        self.size = int(model.description["size"])
+        self.identity = decoder_index(model, settings.direction)
+        self.mask_kind = masks.check_kind(settings.mask, bool(model.description.get("has_mask")))
+        self.adjust = color.get(settings.color)
+        self.device = next(model.model.parameters()).device
+
+    def render(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """BGR uint8 crops -> (BGR float faces, learned masks or None), in one forward pass."""
+        batch = torch.from_numpy(np.stack(crops)[..., ::-1].copy()).to(self.device)
+        batch = batch.permute(0, 3, 1, 2).float().div_(255)
+        with torch.inference_mode():
+            rgb, mask = self.model.model(batch, self.identity)
+        faces = rgb.float().permute(0, 2, 3, 1).cpu().numpy()[..., ::-1]
+        return faces, None if mask is None else mask.float()[:, 0].cpu().numpy()
+
+    def __call__(self, group: list[tuple[tuple[int, np.ndarray], Placement | None]]) -> Iterator[SwappedFrame]:
+        placed = [n for n, (_, placement) in enumerate(group) if placement is not None]
+        crops = [crop_with(group[n][0][1], group[n][1].matrix, self.size) for n in placed]
+        faces, learned = self.render(crops) if crops else (None, None)
+        slot = {n: k for k, n in enumerate(placed)}
+        for n, ((index, frame), placement) in enumerate(group):
+            if placement is None:
+                yield SwappedFrame(index, frame, frame, None, None)
+                continue
+            k = slot[n]
+            mask = None if learned is None else learned[k]
+            yield SwappedFrame(index, frame, *self._blend(frame, crops[k], faces[k], mask, placement))
+
+    def _blend(self, frame: np.ndarray, crop: np.ndarray, face: np.ndarray, learned: np.ndarray | None,
+               placement: Placement) -> tuple[np.ndarray, Placement, tuple[int, int, int, int] | None]:
+        mask = masks.face_mask(self.mask_kind, placement.landmarks, learned, self.size)
+        face = self.adjust(np.ascontiguousarray(face, np.float32), crop.astype(np.float32) / 255, mask)
+        out = frame.copy()
+        box = paste(out, np.ascontiguousarray(face, np.float32), mask, placement.matrix, self.settings.blend)
+        return out, placement, box
+
+
+def _batches(stream: Iterator[tuple[tuple[int, np.ndarray], Placement | None]], size: int
+             ) -> Iterator[list[tuple[tuple[int, np.ndarray], Placement | None]]]:
+    """Groups of frames holding up to `size` faces (frames without a face ride along for free)."""
+    group: list = []
+    faces = 0
+    for entry in stream:
+        group.append(entry)
+        faces += entry[1] is not None
+        if faces >= size:
+            yield group
+            group, faces = [], 0
+    if group:
+        yield group
+
+
+def swap_frames(
+    target: str | os.PathLike,
+    model: LoadedModel,
+    settings: SwapSettings = SwapSettings(),
+    *,
+    frames: tuple[int, int | None] = (0, None),
+    alignments: str | os.PathLike | None = None,
+    info: media.VideoInfo | None = None,
+    progress: Progress | None = None,
+) -> Iterator[SwappedFrame]:
+    """Every frame of `target` in [start, stop), with the chosen person's face swapped, in order.
+
+    Settings are checked now (a bad option fails before any output is begun); frames are decoded lazily.
+    """
+    if settings.batch < 1:
+        raise SwapcoreError("--batch must be at least 1")
+    target = Path(target)
+    info = info or media.probe(target)
+    start, stop = frames
+    end = min(stop if stop is not None else info.frame_count, info.frame_count)
+    if start >= info.frame_count:
+        raise SwapcoreError(f"--frames starts at {start}, but {target.name} has {info.frame_count} frames")
+    swapper = _Swapper(model, settings)
+    max_gap = max(1, round(MAX_GAP_SECONDS * float(info.fps)))
+    decoded = media.iter_frames(target, start=start, stop=stop, info=info)
+    if alignments is not None:
+        known = from_alignments(alignments, target, settings.track)
+        observed = observe_alignments(decoded, known)
+    else:
+        if settings.track not in (None, 0):
+            raise SwapcoreError("--track needs --alignments (the tracks of an extraction of this video)")
+        observed = observe_detected(decoded, settings.device, max_gap)
+    centering = str(model.description.get("input", {}).get("centering", "face"))
+    smoother = TrackSmoother(swapper.size, centering, float(info.fps), settings.smooth, max_gap)
+    return _stream(_batches(smooth(observed, smoother), settings.batch), swapper, end - start, progress)
+
+
+def _stream(groups: Iterator[list], swapper: _Swapper, total: int, progress: Progress | None) -> Iterator[SwappedFrame]:
+    done = 0
+    for group in groups:
+        for result in swapper(group):
+            done += 1
+            if progress:
+                progress(done, max(total, done))
+            yield result
+
+
+def compose(result: SwappedFrame, side_by_side: bool, scale: float) -> np.ndarray:
+    """The output frame: the swapped frame, or original | swapped side by side; resized by `scale`."""
+    frame = np.hstack([result.original, result.swapped]) if side_by_side else result.swapped
+    if scale == 1.0:
+        return frame
+    height, width = output_size(frame.shape[0], frame.shape[1], scale)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(frame, (width, height), interpolation=interpolation)
+
+
+def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """Frame size after scaling, rounded to even numbers (H.264 4:2:0 needs them)."""
+    if not 0.05 <= scale <= 4:
+        raise SwapcoreError(f"--scale must be between 0.05 and 4, got {scale}")
+    if scale == 1.0:
+        return height, width
+    return max(2, round(height * scale / 2) * 2), max(2, round(width * scale / 2) * 2)

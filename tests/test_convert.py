@@ -1,0 +1,261 @@
+"""Conversion end to end on a real clip with a small model trained in the session: frames, timing, audio,
+untouched background, face-free pass-through, smoothing, sealing of every writer, refusals."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from provenance import manifest
+from provenance.consent import record_consent
+from provenance.errors import ConsentError
+from provenance.home import keys_dir
+from provenance.keys import KeyStore
+from provenance.seal import Sealer
+from swapcore import alignments as alignments_file
+from swapcore import media
+from swapcore.convert import SwapSettings, convert
+from swapcore.convert.pipeline import swap_frames
+from swapcore.convert.smoothing import Observation, TrackSmoother, pose_of, smooth
+from swapcore.errors import SwapcoreError
+from swapcore.extract import extract
+from swapcore.train import load_model, train
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.needs_data
+CLIP_START, CLIP_FRAMES = 30, 24  # d3 frames 30..53: 0.8 s of a woman talking, 512x512, 30 fps, aac audio
+
+
+# ---- fixtures ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    source = shared_file("video/d3.mp4")
+    info = media.probe(source)
+    path = tmp_path_factory.mktemp("convert_clip") / "d3_short.mp4"
+    with media.VideoWriter(path, info.width, info.height, info.fps, audio_from=source,
+                           audio_start=CLIP_START / float(info.fps),
+                           audio_duration=CLIP_FRAMES / float(info.fps)) as writer:
+        for _, frame in media.iter_frames(source, start=CLIP_START, stop=CLIP_START + CLIP_FRAMES, info=info):
+            writer.write(frame)
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_alignments(short_clip, tmp_path_factory) -> Path:
+    return extract(short_clip, tmp_path_factory.mktemp("convert_faces") / "faces", size=64).alignments_path
+
+
+@pytest.fixture(scope="module")
+def model_dir(training_faces, tmp_path_factory) -> Path:
+    """A `lite` model after 40 iterations: blurry faces, which is all these geometry tests need."""
+    folder = tmp_path_factory.mktemp("convert_model") / "model"
+    train(training_faces, folder, arch="lite", batch=8, iterations=40, save_every=40, lr=2e-4)
+    return folder
+
+
+@pytest.fixture
+def sealer(monkeypatch, tmp_path, training_faces):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "convert tests")
+    sealer = Sealer.for_installation()
+    form = tmp_path / "consent-form.pdf"
+    form.write_bytes(b"signed consent form")
+    for folder in training_faces:
+        record_consent(sealer.log, identity=folder.name, person=f"{folder.name} (test)", document=form, actor="admin")
+    yield sealer
+    sealer.close()
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------
+def _audio_duration(path: Path) -> float:
+    streams = ffmpeg.probe(str(path), cmd=media.ffprobe_exe())["streams"]
+    return float(next(s for s in streams if s["codec_type"] == "audio")["duration"])
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    return [frame.astype(np.int16) for _, frame in media.iter_frames(path)]
+
+
+def _trusted(path: Path) -> manifest.VerifyResult:
+    result = manifest.verify(path, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+    assert result.state == "Trusted", result.failures
+    return result
+
+
+def _outside(shape: tuple[int, ...], box: tuple[int, int, int, int] | None, margin: int = 8) -> np.ndarray:
+    """Pixels well away from the touched box (the margin absorbs H.264 block and chroma spread)."""
+    outside = np.ones(shape[:2], bool)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        outside[max(0, y0 - margin):y1 + margin, max(0, x0 - margin):x1 + margin] = False
+    return outside
+
+
+# ---- end to end --------------------------------------------------------------------------------------------
+def test_mp4_keeps_frames_timing_size_and_audio_and_only_the_face_changes(short_clip, short_alignments, model_dir,
+                                                                           sealer, tmp_path):
+    output = tmp_path / "out.mp4"
+    result = convert(short_clip, model_dir, output, alignments=short_alignments, sealer=sealer, actor="tester")
+    source, made = media.probe(short_clip), media.probe(output)
+    assert (made.frame_count, made.fps, made.width, made.height) == (CLIP_FRAMES, source.fps, 512, 512)
+    assert made.has_audio and _audio_duration(output) == pytest.approx(_audio_duration(short_clip), abs=0.05)
+    assert result.frames == CLIP_FRAMES and result.frames_swapped == CLIP_FRAMES
+    verified = _trusted(output)
+    assert verified.soft_binding_ids == [str(result.sealed[0].watermark_id)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["consent-form.pdf", "out.mp4"]  # no temp files left
+
+    boxes = [r.box for r in swap_frames(short_clip, load_model(model_dir), alignments=short_alignments)]
+    for before, after, box in zip(_frames(short_clip), _frames(output), boxes, strict=True):
+        diff = np.abs(after - before).mean(-1)
+        outside = _outside(diff.shape, box)
+        # Outside the face: only the watermark (a few luma levels) and re-encoding noise.
+        assert diff[outside].mean() < 3.0 and np.percentile(diff[outside], 99) < 10
+        x0, y0, x1, y1 = box
+        assert diff[y0:y1, x0:x1].mean() > 3 * diff[outside].mean()
+
+
+def test_pixels_outside_the_mask_are_bit_identical(short_clip, short_alignments, model_dir):
+    results = list(swap_frames(short_clip, load_model(model_dir), SwapSettings(color="none"),
+                               alignments=short_alignments))
+    assert [r.index for r in results] == list(range(CLIP_FRAMES))
+    for r in results:
+        changed = np.any(r.swapped != r.original, axis=-1)
+        assert not changed[_outside(changed.shape, r.box, margin=0)].any()
+        x0, y0, x1, y1 = r.box
+        assert 0.15 < changed[y0:y1, x0:x1].mean() < 0.95  # the face, not the whole box, was replaced
+
+
+def test_face_free_clip_passes_through(model_dir, sealer, tmp_path):
+    clip = tmp_path / "noface.mp4"
+    subprocess.run([media.ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=256x192:rate=25:duration=0.8", "-f", "lavfi", "-i", "sine=frequency=440:duration=0.8",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip)], check=True)
+    result = convert(clip, model_dir, tmp_path / "out.mp4", sealer=sealer, actor="tester")
+    assert result.frames == 20 and result.frames_swapped == 0
+    made = media.probe(result.output)
+    assert (made.frame_count, made.width, made.height, made.has_audio) == (20, 256, 192, True)
+    for before, after in zip(_frames(clip), _frames(result.output), strict=True):
+        assert np.abs(after - before).mean() < 3.0
+
+
+def test_frame_range_side_by_side_and_scale(short_clip, model_dir, sealer, tmp_path):
+    result = convert(short_clip, model_dir, tmp_path / "pair.mp4", frames=(6, 18), side_by_side=True, scale=0.5,
+                     sealer=sealer, actor="tester")
+    made = media.probe(result.output)
+    assert (made.frame_count, made.width, made.height) == (12, 512, 256)
+    assert _audio_duration(result.output) == pytest.approx(0.4, abs=0.05)
+    original = [f for _, f in media.iter_frames(short_clip, start=6, stop=18)]
+    for before, after in zip(original, _frames(result.output), strict=True):
+        half = before[::2, ::2].astype(np.int16)  # the left half is the untouched original, scaled
+        assert np.abs(after[:, :256] - half).mean() < 6.0
+
+
+class _Spy:
+    """Wraps the real sealer and counts what passes through each seal session."""
+
+    def __init__(self, sealer: Sealer) -> None:
+        self.sealer, self.marked, self.finished, self.kinds = sealer, 0, [], []
+
+    def begin(self, request):
+        session, spy = self.sealer.begin(request), self
+        self.kinds.append(request.kind)
+
+        class Session:
+            def mark(self, frame):
+                spy.marked += 1
+                return session.mark(frame)
+
+            def finish(self, encoded, output):
+                spy.finished.append(Path(output).name)
+                return session.finish(encoded, output)
+
+            def abort(self, reason):
+                return session.abort(reason)
+
+        return Session()
+
+
+@pytest.mark.parametrize("name, kind, files", [("out.mp4", "video", 1), ("out.gif", "video", 1), ("frames", "image", 5)])
+def test_every_writer_marks_every_frame_and_seals_every_file(short_clip, model_dir, sealer, tmp_path, name, kind, files):
+    spy = _Spy(sealer)
+    result = convert(short_clip, model_dir, tmp_path / name, frames=(0, 5), sealer=spy, actor="tester")
+    assert spy.marked == 5 and len(spy.finished) == files and set(spy.kinds) == {kind}
+    delivered = sorted((tmp_path / name).iterdir()) if files > 1 else [tmp_path / name]
+    assert [p.name for p in delivered] == (spy.finished if files > 1 else [name])
+    for path in delivered:
+        _trusted(path)
+    assert len(result.sealed) == files
+
+
+def test_refuses_without_consent_and_leaves_nothing(short_clip, model_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "convert tests")
+    sealer = Sealer.for_installation()
+    with pytest.raises(ConsentError):
+        convert(short_clip, model_dir, tmp_path / "out.mp4", sealer=sealer, actor="tester")
+    sealer.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_options_fail_before_anything_is_begun(short_clip, model_dir, sealer, tmp_path):
+    for settings, message in ((SwapSettings(mask="learned"), "learned mask"), (SwapSettings(color="sepia"), "colour"),
+                              (SwapSettings(smooth=2.0), "--smooth"), (SwapSettings(direction="x"), "direction")):
+        with pytest.raises(SwapcoreError, match=message):
+            convert(short_clip, model_dir, tmp_path / "out.mp4", settings=settings, sealer=sealer, actor="tester")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["consent-form.pdf"]
+    assert [e["kind"] for e in sealer.log.events_of_kind("abort")] == []
+
+
+def test_cli_converts_and_reports_errors_in_one_line(short_clip, model_dir, sealer, tmp_path, capsys):
+    sealer.close()  # the command opens the installation itself; consents are in its log
+    output = tmp_path / "cli.mp4"
+    call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "0:4",
+                 "--color", "avg_color", "--sharpen", "0.5", "--actor", "tester")
+    assert media.probe(output).frame_count == 4 and "4 frames (4 swapped)" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--frames takes A:B"):
+        call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "9:3")
+
+
+# ---- smoothing on real detections ---------------------------------------------------------------------------
+def _observations(alignments_path: Path) -> list[Observation | None]:
+    loaded = alignments_file.load(alignments_path)
+    faces = {frame.index: face for frame, face in loaded.faces(kept_only=False) if face.track == 0}
+    return [Observation(np.asarray(faces[i].landmarks), faces[i].score) if i in faces else None
+            for i in range(CLIP_FRAMES)]
+
+
+def _poses(observations: list[Observation | None], strength: float) -> np.ndarray:
+    smoother = TrackSmoother(64, "face", 30.0, strength, max_gap=15)
+    placed = list(smooth(iter(enumerate(observations)), smoother))
+    assert [i for i, _ in placed] == list(range(len(observations)))
+    poses = np.array([pose_of(p.matrix, 64) for _, p in placed])
+    face = math.exp(poses[:, 2].mean()) * 64
+    return poses / np.array([face, face, 1.0, 1.0])  # centre in face sizes, log scale, angle
+
+
+def _jitter(poses: np.ndarray) -> float:
+    """Mean size of the frame-to-frame acceleration of the pasted face (what a viewer sees as shake)."""
+    return float(np.linalg.norm(np.diff(poses, n=2, axis=0), axis=1).mean())
+
+
+def test_smoothing_lowers_jitter_of_the_pasted_face(short_alignments):
+    observations = _observations(short_alignments)
+    assert all(o is not None for o in observations)
+    raw, smoothed = _jitter(_poses(observations, 0.0)), _jitter(_poses(observations, 0.5))
+    assert smoothed < 0.6 * raw, (raw, smoothed)
+
+
+def test_unreliable_detections_are_skipped_and_interpolated(short_alignments):
+    observations = _observations(short_alignments)
+    clean = _poses(observations, 0.0)
+    jumped = Observation(observations[10].landmarks + np.array([80.0, 0.0]), observations[10].score)
+    doubtful = Observation(observations[14].landmarks + np.array([0.0, 60.0]), 0.5)
+    broken = [*observations[:10], jumped, *observations[11:14], doubtful, None, *observations[16:]]
+    repaired = _poses(broken, 0.0)
+    for index in (10, 14, 15):  # the bad ones were bridged from their neighbours: near the truth, not the jump
+        assert np.abs(repaired[index] - clean[index])[:2].max() < 0.03  # within 3 % of the face size
