@@ -150,3 +150,35 @@ def test_unreachable_tsa_falls_back_to_an_untimestamped_signature(tmp_path):
     signed = manifest.sign(_png(tmp_path / "src.png"), out, store.signing_identity(PASS), ManifestSpec(title="t"))
     assert not signed.timestamped
     assert manifest.verify(out, trust_anchors_pem=store.trust_anchors_pem()).state == "Trusted"
+
+
+def test_reachable_tsa_is_asked_and_a_bad_answer_does_not_block_signing(tmp_path):
+    import http.server
+    import threading
+
+    requests = []
+
+    class BrokenTsa(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            requests.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.end_headers()
+            self.wfile.write(b"not a timestamp token")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), BrokenTsa)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = KeyStore(tmp_path / "keys")
+        store.init(PASS)
+        store.set_tsa_url(f"http://127.0.0.1:{server.server_port}/tsa")
+        out = tmp_path / "out.png"
+        signed = manifest.sign(_png(tmp_path / "src.png"), out, store.signing_identity(PASS), ManifestSpec(title="t"))
+    finally:
+        server.shutdown()
+    assert requests and requests[0]  # the timestamp request was sent
+    assert not signed.timestamped
+    assert manifest.verify(out, trust_anchors_pem=store.trust_anchors_pem()).state == "Trusted"
