@@ -165,6 +165,8 @@ class SealSession:
         """Sign `encoded_path` into `output_path` (same format), log and register it; removes `encoded_path`."""
         self._check_open()
         encoded, output = Path(encoded_path), Path(output_path)
+        if output.resolve() == encoded.resolve():
+            raise ProvenanceError(f"{output.name}: the signed output must be a new file, not the encoded one")
         partial = output.with_name(f".{output.stem}.sealing{output.suffix}")
         try:
             result = self._seal(encoded, output, partial)

@@ -136,6 +136,9 @@ def test_unmarked_output_is_refused(sealer, tmp_path):
     session = sealer.begin(_request(shared_file("video/d3.mp4")))
     encoded = tmp_path / "encoded.mp4"
     encoded.write_bytes(b"x")
+    with pytest.raises(ProvenanceError, match="must be a new file"):
+        session.finish(encoded, encoded)
+    assert encoded.exists()  # a caller's slip is refused before anything is touched
     with pytest.raises(ProvenanceError, match="no frame was watermarked"):
         session.finish(encoded, tmp_path / "out.mp4")
     assert not encoded.exists()
