@@ -32,15 +32,15 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 
 # ---- training-stage fixtures ----------------------------------------------------------------------------
-TRAINING_CLIPS = {  # identity -> (clip under faces/styletalk_source, frame step giving ~40 faces)
-    "andrew": ("andrew_clip_1.mp4", 19),
-    "feifeili": ("feifeili_clip2_short.mp4", 11),
+TRAINING_CLIPS = {  # identity -> (clip under faces/styletalk_source, frame step giving ~25 faces: cheap to extract)
+    "andrew": ("andrew_clip_1.mp4", 30),
+    "feifeili": ("feifeili_clip2_short.mp4", 18),
 }
 
 
 @pytest.fixture(scope="session")
 def training_faces(tmp_path_factory) -> list[Path]:
-    """Two identities' aligned 64 px faces (~40 each), extracted from real clips by `swapcore.extract`."""
+    """Two identities' aligned 64 px faces (~25 each), extracted from real clips by `swapcore.extract`."""
     from swapcore.extract import extract
 
     root = tmp_path_factory.mktemp("training_faces")

@@ -163,7 +163,7 @@ def test_plain_folder_uses_template_landmarks_and_holds_out_fixed_faces(tmp_path
 
 def test_extracted_folder_uses_its_alignments(training_faces):
     faces = load_faces(training_faces[0], SIZE)
-    assert len(faces) >= 30
+    assert len(faces) >= 20
     # real landmarks differ from the template by a little, never by a lot
     offsets = (faces.landmarks - torch.tensor(template(SIZE), dtype=torch.float32)).norm(dim=-1)
     assert offsets.max() > 0.05 and offsets.mean() < 6
