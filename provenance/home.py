@@ -22,6 +22,11 @@ def custody_db_path() -> Path:
     return faceproof_home() / "custody.sqlite3"
 
 
+def custody_url() -> str | None:
+    """`$FACEPROOF_CUSTODY_URL` (postgresql://...) moves the custody log into PostgreSQL; unset: `custody_db_path()`."""
+    return os.environ.get("FACEPROOF_CUSTODY_URL") or None
+
+
 def watermark_key_path() -> Path:
     """The installation's watermark secret (what both embedding and detection need)."""
     return keys_dir() / "watermark.key"

@@ -29,10 +29,11 @@ import numpy as np
 
 from provenance import manifest
 from provenance.consent import ConsentRecord, require_consent
+from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event, Receipt, sha256_file
 from provenance.custody.store import SQLiteCustodyStore
 from provenance.errors import ProvenanceError
-from provenance.home import custody_db_path, keys_dir, watermark_key_path
+from provenance.home import custody_db_path, custody_url, keys_dir, watermark_key_path
 from provenance.keys import KeyStore, SigningIdentity
 from provenance.registry import RegistryEntry, WatermarkRegistry
 from provenance.watermark import FrameEmbedder, key_fingerprint, load_or_create_watermark_key
@@ -84,7 +85,7 @@ class SealResult:
 def installation_log(*, writable: bool = False, passphrase: str | None = None) -> CustodyLog:
     """This installation's custody log; read-only needs no passphrase (only the public checkpoint key)."""
     keys = KeyStore(keys_dir())
-    store = SQLiteCustodyStore(custody_db_path())
+    store = open_store(custody_url(), custody_db_path())
     if writable:
         return CustodyLog(store, signing_key=keys.custody_key(passphrase))
     return CustodyLog(store, public_key=keys.custody_public_key())
@@ -109,7 +110,9 @@ class Sealer:
             keys.init(passphrase)
         log = installation_log(writable=True, passphrase=passphrase)
         secret = load_or_create_watermark_key(watermark_key_path())
-        return cls(keys.signing_identity(passphrase), log, WatermarkRegistry(log.store.connection), secret)
+        # The registry shares the SQLite log's connection; beside a PostgreSQL log it keeps the SQLite file.
+        shared = log.store.connection if isinstance(log.store, SQLiteCustodyStore) else custody_db_path()
+        return cls(keys.signing_identity(passphrase), log, WatermarkRegistry(shared), secret)
 
     def close(self) -> None:
         self.log.store.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from provenance.custody.merkle import leaf_hash, verify_inclusion
 from provenance.custody.store import SQLiteCustodyStore
 from provenance.errors import ConsentError, CustodyError
 from tests.conftest import REPO
+from tests.custody_backends import custody_backend  # noqa: F401 (fixture: every `log` test runs on SQLite and PostgreSQL)
 
 HASH_A = "a" * 64
 HASH_B = "b" * 64
@@ -35,7 +35,14 @@ def key() -> ed25519.Ed25519PrivateKey:
 
 
 @pytest.fixture
-def log(tmp_path, key) -> CustodyLog:
+def log(custody_backend, key) -> CustodyLog:
+    store = custody_backend.open()
+    yield CustodyLog(store, signing_key=key)
+    store.close()
+
+
+@pytest.fixture
+def sqlite_log(tmp_path, key) -> CustodyLog:
     store = SQLiteCustodyStore(tmp_path / "custody.sqlite3")
     yield CustodyLog(store, signing_key=key)
     store.close()
@@ -45,19 +52,6 @@ def _filled(log: CustodyLog, n: int = 10) -> CustodyLog:
     for start in range(0, n, 3):  # several batches, so there are several checkpoints
         log.append_many([_event(i) for i in range(start, min(n, start + 3))])
     return log
-
-
-def _tamper(log: CustodyLog, *sql: tuple) -> None:
-    """What an attacker with the file does: drop the append-only triggers, then rewrite rows."""
-    db = log.store.connection
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        db.execute(f"DROP TRIGGER {name}")
-    for statement in sql:
-        db.execute(*statement)
-
-
-def _reopen(tmp_path, key) -> CustodyLog:
-    return CustodyLog(SQLiteCustodyStore(tmp_path / "custody.sqlite3"), public_key=key.public_key())
 
 
 def test_append_is_linked_checkpointed_and_provable(log):
@@ -75,9 +69,10 @@ def test_append_is_linked_checkpointed_and_provable(log):
     assert log.verify().ok and log.verify().verified_size == 11
 
 
-def test_lookups_span_the_merged_index_and_recent_appends(log, monkeypatch):
+def test_lookups_span_the_merged_index_and_recent_appends(sqlite_log, monkeypatch):
     from provenance.custody import store
 
+    log = sqlite_log
     monkeypatch.setattr(store, "MERGE_EVERY", 4)
     _filled(log, 10)  # batches of 3: merges happen inside the 2nd and 3rd batches, the last stays recent
     recent = log.store.connection.execute("SELECT COUNT(*) FROM custody_index_recent").fetchone()[0]
@@ -88,12 +83,13 @@ def test_lookups_span_the_merged_index_and_recent_appends(log, monkeypatch):
     assert len(log.events_of_kind("convert")) == 10
 
 
-def test_store_refuses_update_and_delete(log):
+def test_store_refuses_update_and_delete(log, custody_backend):
     _filled(log, 3)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        log.store.connection.execute("UPDATE custody_entries SET body = x'00' WHERE seq = 1")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        log.store.connection.execute("DELETE FROM custody_entries WHERE seq = 2")
+    with pytest.raises(custody_backend.refused, match="custody_entries is append-only"):
+        log.store.connection.execute("UPDATE custody_entries SET body = leaf WHERE seq = 1")
+    with pytest.raises(custody_backend.refused, match="custody_checkpoints is append-only"):
+        log.store.connection.execute("DELETE FROM custody_checkpoints")
+    assert log.verify().ok and log.store.size() == 3
 
 
 def test_bad_events_are_refused():
@@ -111,61 +107,61 @@ def _edited_body(log: CustodyLog, seq: int) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 
 
-def test_edited_entry_is_named(log):
+def test_edited_entry_is_named(log, custody_backend):
     _filled(log)
-    _tamper(log, ("UPDATE custody_entries SET body = ? WHERE seq = 4", (_edited_body(log, 4),)))
+    custody_backend.tamper(log.store, ("UPDATE custody_entries SET body = ? WHERE seq = 4", (_edited_body(log, 4),)))
     report = log.verify()
     assert not report.ok and report.first_bad_entry == 4 and "entry 4 was altered" in report.problem
 
 
-def test_edited_entry_with_recomputed_hash_is_named(log):
+def test_edited_entry_with_recomputed_hash_is_named(log, custody_backend):
     _filled(log)
     body = _edited_body(log, 4)
-    _tamper(log, ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 4", (body, leaf_hash(body))))
+    custody_backend.tamper(log.store, ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 4", (body, leaf_hash(body))))
     report = log.verify()
     assert not report.ok and report.first_bad_entry == 4
 
 
-def test_deleted_entry_is_named(log):
+def test_deleted_entry_is_named(log, custody_backend):
     _filled(log)
-    _tamper(log, ("DELETE FROM custody_entries WHERE seq = 6",))
+    custody_backend.tamper(log.store, ("DELETE FROM custody_entries WHERE seq = 6",))
     report = log.verify()
     assert not report.ok and report.first_bad_entry == 6 and "deleted or reordered" in report.problem
 
 
-def test_reordered_entries_are_named(log):
+def test_reordered_entries_are_named(log, custody_backend):
     _filled(log)
     rows = {seq: (body, leaf) for seq, body, leaf in log.store.connection.execute(
         "SELECT seq, body, leaf FROM custody_entries WHERE seq IN (2, 3)")}
-    _tamper(log,
-            ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 2", rows[3]),
-            ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 3", rows[2]))
+    custody_backend.tamper(log.store,
+                           ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 2", rows[3]),
+                           ("UPDATE custody_entries SET body = ?, leaf = ? WHERE seq = 3", rows[2]))
     report = log.verify()
     assert not report.ok and report.first_bad_entry == 2
 
 
-def test_truncated_log_is_named(log):
+def test_truncated_log_is_named(log, custody_backend):
     _filled(log)
-    _tamper(log, ("DELETE FROM custody_entries WHERE seq >= 8",))
+    custody_backend.tamper(log.store, ("DELETE FROM custody_entries WHERE seq >= 8",))
     report = log.verify()
     assert not report.ok and report.first_bad_entry == 8 and "truncated" in report.problem
 
 
-def test_forged_checkpoint_is_named(log, key):
+def test_forged_checkpoint_is_named(log, custody_backend):
     _filled(log)
     real = log.latest_checkpoint()
     forged_root = bytes(32)
-    _tamper(log, ("INSERT INTO custody_checkpoints (size, root, time, log_id, signature) VALUES (?, ?, ?, ?, ?)",
-                  (real.size, forged_root, real.time, real.log_id, real.signature)))
+    custody_backend.tamper(log.store, ("INSERT INTO custody_checkpoints (size, root, time, log_id, signature) "
+                                       "VALUES (?, ?, ?, ?, ?)", (real.size, forged_root, real.time, real.log_id, real.signature)))
     report = log.verify()
     assert not report.ok and report.bad_checkpoint == 4 and "invalid signature" in report.problem
 
 
-def test_checkpoint_signed_by_another_key_is_refused(log):
+def test_checkpoint_signed_by_another_key_is_refused(log, custody_backend):
     _filled(log)
     other = sign_checkpoint(ed25519.Ed25519PrivateKey.generate(), 10, log.latest_checkpoint().root)
-    _tamper(log, ("INSERT INTO custody_checkpoints (size, root, time, log_id, signature) VALUES (?, ?, ?, ?, ?)",
-                  (other.size, other.root, other.time, other.log_id, other.signature)))
+    custody_backend.tamper(log.store, ("INSERT INTO custody_checkpoints (size, root, time, log_id, signature) "
+                                       "VALUES (?, ?, ?, ?, ?)", (other.size, other.root, other.time, other.log_id, other.signature)))
     report = log.verify()
     assert not report.ok and "another log" in report.problem
 
@@ -174,10 +170,11 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from cryptography.hazmat.primitives import serialization
+    from provenance.custody import open_store
     from provenance.custody.log import AssetRef, CustodyLog, Event
-    from provenance.custody.store import SQLiteCustodyStore
-    key = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
-    log = CustodyLog(SQLiteCustodyStore(sys.argv[1]), signing_key=key)
+    from provenance.home import custody_db_path, custody_url
+    key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+    log = CustodyLog(open_store(custody_url(), custody_db_path()), signing_key=key)  # as the test's backend
     i = 0
     while True:
         receipt = log.append(Event(kind="ingest", actor="writer", inputs=(AssetRef(f"{i:064x}", "x"),)))
@@ -187,14 +184,13 @@ _WRITER = textwrap.dedent(
 )
 
 
-def test_killed_writer_loses_nothing_acknowledged(tmp_path, key):
+def test_killed_writer_loses_nothing_acknowledged(tmp_path, key, custody_backend):
     from cryptography.hazmat.primitives import serialization
 
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "custody.sqlite3"), str(key_file)],
-                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(key_file)], stdout=subprocess.PIPE, text=True, cwd=REPO)
     acknowledged = []
     try:
         for line in writer.stdout:
@@ -205,7 +201,7 @@ def test_killed_writer_loses_nothing_acknowledged(tmp_path, key):
         writer.send_signal(signal.SIGKILL)  # mid-append: the writer never stops between appends
         writer.wait()
     assert writer.returncode == -signal.SIGKILL
-    log = _reopen(tmp_path, key)
+    log = CustodyLog(custody_backend.open(), public_key=key.public_key())
     report = log.verify()
     assert report.ok, report.problem
     assert report.entries >= len(acknowledged) == 60
@@ -213,6 +209,7 @@ def test_killed_writer_loses_nothing_acknowledged(tmp_path, key):
     appender = CustodyLog(log.store, signing_key=key)  # the log carries on after the crash
     appender.append(_event(99))
     assert appender.verify().ok
+    log.store.close()
 
 
 def test_full_bundle_verifies_offline_and_names_a_bad_entry(log, tmp_path):

@@ -142,6 +142,17 @@ def _append_only_triggers() -> str:
     return "\n".join(statements)
 
 
+def cached_head(row: tuple[int, bytes, bytes] | None, size: int, leaves: Callable[[], list[bytes]]) -> LogHead:
+    """The head row's frontier (size, peaks, last leaf) when it matches `size`, else one rebuilt from `leaves()`."""
+    if row is not None and row[0] == size:
+        peaks = [row[1][i : i + HASH_SIZE] for i in range(0, len(row[1]), HASH_SIZE)]
+        return LogHead(CompactTree(size, peaks), bytes(row[2]))
+    tree, stored = CompactTree(), leaves()
+    for leaf in stored:
+        tree.append(leaf)
+    return LogHead(tree, stored[-1] if stored else GENESIS_LEAF)
+
+
 def connect_sqlite(path: str | os.PathLike) -> sqlite3.Connection:
     """A connection with the durability settings every provenance table relies on."""
     path = Path(path)
@@ -210,18 +221,8 @@ class SQLiteCustodyStore:
         )
 
     def _head(self) -> LogHead:
-        """The cached frontier, or one rebuilt from the stored leaves when the cache is missing or stale."""
         row = self._db.execute("SELECT size, peaks, last_leaf FROM custody_head WHERE id = 1").fetchone()
-        size = self.size()
-        if row is not None and row[0] == size:
-            peaks = [row[1][i : i + HASH_SIZE] for i in range(0, len(row[1]), HASH_SIZE)]
-            return LogHead(CompactTree(size, peaks), row[2])
-        tree = CompactTree()
-        last = GENESIS_LEAF
-        for (leaf,) in self._db.execute("SELECT leaf FROM custody_entries ORDER BY seq"):
-            tree.append(leaf)
-            last = leaf
-        return LogHead(tree, last)
+        return cached_head(row, self.size(), self.leaves)
 
     def _save_head(self, head: LogHead) -> None:
         self._db.execute(

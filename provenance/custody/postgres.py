@@ -1,0 +1,207 @@
+"""The custody log in PostgreSQL: the `CustodyStore` contract of the SQLite store, for many writers at scale.
+
+Chosen by FACEPROOF_CUSTODY_URL=postgresql://... (see `provenance.custody.open_store`). Same tables, same
+semantics:
+
+- Append-only: a PL/pgSQL trigger refuses UPDATE, DELETE and TRUNCATE on entries, checkpoints and the
+  index. A role that owns the tables can still drop the triggers; the signed checkpoints and `verify` are
+  what catch an edit after that. Deployments give the application role INSERT and SELECT only.
+- Serialised appends: an append locks the head table (EXCLUSIVE: other appenders wait, readers do not)
+  before it reads the head, so writers in any number of processes or hosts build on the true head. A
+  writer that dies mid-append rolls back and its lock goes with its session.
+- Durable on return: every append is one transaction committed with synchronous_commit=on (set for this
+  session whatever the server's default), so it is in the server's flushed WAL before `append` returns.
+- Lookups: one (key, seq) B-tree with the same fixed-width keys as the SQLite store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from provenance.custody.store import AppendBatch, Checkpoint, LogHead, StoredEntry, _index_key, _stored_keys, cached_head
+from provenance.errors import CustodyError
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS custody_entries (
+    seq BIGINT PRIMARY KEY,
+    body BYTEA NOT NULL,
+    leaf BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custody_checkpoints (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    size BIGINT NOT NULL,
+    root BYTEA NOT NULL,
+    time TEXT NOT NULL,
+    log_id TEXT NOT NULL,
+    signature BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custody_index (
+    key BYTEA NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (key, seq)
+);
+CREATE TABLE IF NOT EXISTS custody_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL,
+    peaks BYTEA NOT NULL,
+    last_leaf BYTEA NOT NULL
+);
+CREATE OR REPLACE FUNCTION custody_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+END $$;
+"""
+_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index")
+_TRIGGERS = "".join(
+    f"CREATE OR REPLACE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+    f"FOR EACH ROW EXECUTE FUNCTION custody_refuse_change();\n"
+    f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+    f"FOR EACH STATEMENT EXECUTE FUNCTION custody_refuse_change();\n"
+    for table in _APPEND_ONLY_TABLES
+)
+# Openers that find the schema incomplete create it under this advisory lock: concurrent CREATE TABLE IF NOT
+# EXISTS can otherwise fail on the catalogue's unique indexes. (The number spells "fpcusto".)
+_SCHEMA_LOCK = 0x66_70_63_75_73_74_6F
+_SCHEMA_READY = (
+    "SELECT to_regclass('custody_head') IS NOT NULL AND (SELECT count(*) FROM pg_trigger "
+    "WHERE tgfoid = to_regprocedure('custody_refuse_change()') AND tgenabled <> 'D') = %s"
+)
+_PAGE = 10_000
+_MAX_SEQ = (1 << 63) - 1
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise CustodyError("the custody URL is not a valid PostgreSQL URL") from None
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+@contextmanager
+def _reported(url: str) -> Iterator[None]:
+    """A lost or refused server connection becomes one CustodyError naming the server (never its password)."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise CustodyError(f"{safe_url(url)}: custody database unavailable ({reason})") from None
+
+
+class PostgresCustodyStore:
+    """The custody log in one PostgreSQL schema (the first on the URL's search_path)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        with _reported(url):
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self._db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED  # each read sees the last commit
+            self._db.execute("SET synchronous_commit TO on")
+            self._ensure_schema()
+
+    @property
+    def connection(self) -> psycopg.Connection:
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _ensure_schema(self) -> None:
+        """Create missing tables and re-create missing triggers (as the SQLite store does on open)."""
+        expected = 2 * len(_APPEND_ONLY_TABLES)
+        if self._db.execute(_SCHEMA_READY, (expected,)).fetchone()[0]:
+            return  # a reader needs no DDL privilege
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            self._db.execute(_TABLES)
+            self._db.execute(_TRIGGERS)
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def append(self, prepare: Callable[[LogHead], AppendBatch]) -> AppendBatch:
+        with _reported(self.url), self._locked_head() as head:
+            batch = prepare(head)
+            self._db.execute(
+                "INSERT INTO custody_entries (seq, body, leaf) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[])",
+                ([e.seq for e in batch.entries], [e.body for e in batch.entries], [e.leaf for e in batch.entries]),
+            )
+            keys = _stored_keys(batch.index_keys)
+            self._db.execute(
+                "INSERT INTO custody_index (key, seq) SELECT * FROM unnest(%s::bytea[], %s::bigint[]) "
+                "ON CONFLICT DO NOTHING",  # two keys of one event sharing 128 hash bits: one row serves both
+                ([key for key, _ in keys], [seq for _, seq in keys]),
+            )
+            self._insert_checkpoint(batch.checkpoint)
+            self._save_head(batch.head)
+        return batch
+
+    def add_checkpoint(self, prepare: Callable[[LogHead], Checkpoint]) -> Checkpoint:
+        with _reported(self.url), self._locked_head() as head:
+            checkpoint = prepare(head)
+            self._insert_checkpoint(checkpoint)
+        return checkpoint
+
+    @contextmanager
+    def _locked_head(self) -> Iterator[LogHead]:
+        """The head, read in a transaction holding the head table's lock; commits durably or rolls back."""
+        with self._db.transaction():
+            self._db.execute("LOCK TABLE custody_head IN EXCLUSIVE MODE")
+            row = self._db.execute("SELECT size, peaks, last_leaf FROM custody_head WHERE id = 1").fetchone()
+            yield cached_head(row, self.size(), self.leaves)
+
+    def _insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._db.execute(
+            "INSERT INTO custody_checkpoints (size, root, time, log_id, signature) VALUES (%s, %s, %s, %s, %s)",
+            (checkpoint.size, checkpoint.root, checkpoint.time, checkpoint.log_id, checkpoint.signature),
+        )
+
+    def _save_head(self, head: LogHead) -> None:
+        self._db.execute(
+            "INSERT INTO custody_head (id, size, peaks, last_leaf) VALUES (1, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET size = excluded.size, peaks = excluded.peaks, last_leaf = excluded.last_leaf",
+            (head.tree.size, b"".join(head.tree.peaks), head.last_leaf),
+        )
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def size(self) -> int:
+        """One past the highest sequence number (a backward index scan, where count(*) would read every row)."""
+        with _reported(self.url):
+            return self._db.execute("SELECT COALESCE(MAX(seq), -1) + 1 FROM custody_entries").fetchone()[0]
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[StoredEntry]:
+        """Entries by sequence number, a page at a time (keyset paging: no transaction held between pages)."""
+        after, stop = start - 1, _MAX_SEQ if end is None else end
+        while True:
+            with _reported(self.url):
+                rows = self._db.cursor(binary=True).execute(
+                    "SELECT seq, body, leaf FROM custody_entries WHERE seq > %s AND seq < %s ORDER BY seq LIMIT %s",
+                    (after, stop, _PAGE),
+                ).fetchall()
+            yield from (StoredEntry(seq, body, leaf) for seq, body, leaf in rows)
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
+
+    def leaves(self, end: int | None = None) -> list[bytes]:
+        with _reported(self.url):
+            rows = self._db.cursor(binary=True).execute(
+                "SELECT leaf FROM custody_entries ORDER BY seq LIMIT %s", (_MAX_SEQ if end is None else end,)
+            )
+            return [leaf for (leaf,) in rows]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with _reported(self.url):
+            rows = self._db.execute("SELECT size, root, time, log_id, signature FROM custody_checkpoints ORDER BY id")
+            return [Checkpoint(size, root, time, log_id, sig) for size, root, time, log_id, sig in rows]
+
+    def lookup(self, key: str) -> list[int]:
+        with _reported(self.url):
+            rows = self._db.execute("SELECT seq FROM custody_index WHERE key = %s ORDER BY seq", (_index_key(key),))
+            return [seq for (seq,) in rows]
