@@ -55,10 +55,20 @@ class PostgresBackend(SQLiteBackend):
                 admin.execute(sql.replace("?", "%s"), *params)
 
 
+def _installation_in_postgres(cluster, monkeypatch) -> PostgresBackend:
+    """This installation's custody log in a new schema of the session's PostgreSQL cluster."""
+    url = cluster.schema_url()
+    monkeypatch.setenv("FACEPROOF_CUSTODY_URL", url)
+    return PostgresBackend(url)
+
+
+@pytest.fixture
+def postgres_backend(postgres_cluster, monkeypatch) -> PostgresBackend:
+    return _installation_in_postgres(postgres_cluster, monkeypatch)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def custody_backend(request, monkeypatch) -> SQLiteBackend:
     if request.param == "sqlite":
         return SQLiteBackend()  # conftest's _isolated_home has cleared FACEPROOF_CUSTODY_URL
-    url = request.getfixturevalue("postgres_cluster").schema_url()
-    monkeypatch.setenv("FACEPROOF_CUSTODY_URL", url)
-    return PostgresBackend(url)
+    return _installation_in_postgres(request.getfixturevalue("postgres_cluster"), monkeypatch)

@@ -46,7 +46,8 @@ def missing_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -79,7 +80,7 @@ def running_cluster() -> Iterator[Cluster]:
     (folder / "pw").write_text(password)
     if as_server:
         shutil.chown(folder / "pw", "postgres", "postgres")
-    data, port = folder / "data", _free_port()
+    data, port = folder / "data", free_port()
 
     def run(*command: str) -> None:
         done = subprocess.run([*as_server, *command], capture_output=True, text=True, timeout=120)

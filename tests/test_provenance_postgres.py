@@ -1,0 +1,169 @@
+"""Custody storage at scale: concurrent writers (both backends), and what only the PostgreSQL store does.
+
+The behavioural checks every store must pass (proofs, lookups, tamper detection, a killed writer) run over
+SQLite and PostgreSQL in tests/test_provenance_custody.py; the server is a throwaway cluster per session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from provenance.custody import open_store
+from provenance.custody.log import AssetRef, CustodyLog, Event, verify_custody_claim
+from provenance.errors import CustodyError
+from provenance.home import custody_db_path
+from tests.conftest import REPO
+from tests.custody_backends import custody_backend, postgres_backend  # noqa: F401 (fixtures)
+from tests.postgres_cluster import free_port
+
+_WRITER = textwrap.dedent(
+    """
+    import hashlib, sys, time
+    from pathlib import Path
+    from cryptography.hazmat.primitives import serialization
+    from provenance.custody import open_store
+    from provenance.custody.log import AssetRef, CustodyLog, Event
+    from provenance.home import custody_db_path, custody_url
+    key_file, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+    key = serialization.load_pem_private_key(open(key_file, "rb").read(), None)
+    while not go.exists():  # both writers open the (fresh) log and append at the same moment
+        time.sleep(0.002)
+    log = CustodyLog(open_store(custody_url(), custody_db_path()), signing_key=key)
+    for i in range(count):
+        asset = AssetRef(hashlib.sha256(f"{name}/{i}".encode()).hexdigest())
+        print(log.append(Event(kind="ingest", actor=name, inputs=(asset,))).seq, flush=True)
+    """
+)
+PER_WRITER = 30
+
+
+@pytest.fixture
+def key() -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def _key_file(tmp_path, key: ed25519.Ed25519PrivateKey):
+    path = tmp_path / "key.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return path
+
+
+def test_two_writer_processes_make_one_consistent_log(custody_backend, key, tmp_path):
+    go = tmp_path / "go"
+    writers = {
+        name: subprocess.Popen([sys.executable, "-c", _WRITER, str(_key_file(tmp_path, key)), name, str(PER_WRITER),
+                                str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        for name in ("alpha", "beta")
+    }
+    go.touch()
+    acknowledged = {}
+    for name, writer in writers.items():
+        out, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+        acknowledged[name] = [int(line) for line in out.split()]
+    log = CustodyLog(custody_backend.open(), public_key=key.public_key())
+    report = log.verify()
+    assert report.ok, report.problem
+    assert report.entries == report.verified_size == report.checkpoints == 2 * PER_WRITER
+    assert sorted(acknowledged["alpha"] + acknowledged["beta"]) == list(range(2 * PER_WRITER))
+    for name, seqs in acknowledged.items():  # each writer's events, in its own order, at the seqs it was told
+        expected = [hashlib.sha256(f"{name}/{i}".encode()).hexdigest() for i in range(PER_WRITER)]
+        assert [log.entry(seq)["inputs"][0]["sha256"] for seq in seqs] == expected
+        assert [e["seq"] for e in log.history(expected[-1])] == [seqs[-1]]
+    log.store.close()
+
+
+@pytest.fixture
+def pg_log(postgres_backend, key) -> CustodyLog:
+    store = postgres_backend.open()
+    yield CustodyLog(store, signing_key=key)
+    store.close()
+
+
+def _event(i: int) -> Event:
+    return Event(kind="convert", actor="tester", outputs=(AssetRef(f"{i:064x}"),))
+
+
+@pytest.mark.postgres
+def test_truncate_is_refused_and_dropped_triggers_come_back_on_open(pg_log, postgres_backend):
+    pg_log.append_many([_event(0), _event(1)])
+    with pytest.raises(postgres_backend.refused, match="custody_entries is append-only"):
+        pg_log.store.connection.execute("TRUNCATE custody_entries")
+    postgres_backend.tamper(pg_log.store)  # drops every trigger
+    pg_log.store.connection.execute("UPDATE custody_checkpoints SET time = time")  # nothing refuses it now
+    reopened = postgres_backend.open()
+    with pytest.raises(postgres_backend.refused, match="custody_checkpoints is append-only"):
+        reopened.connection.execute("UPDATE custody_checkpoints SET time = time")
+    reopened.close()
+    assert pg_log.verify().ok and pg_log.store.size() == 2
+
+
+@pytest.mark.postgres
+def test_appends_wait_for_the_head_lock_and_readers_do_not(pg_log, postgres_backend):
+    import psycopg
+
+    pg_log.append(_event(0))
+    appended = threading.Event()
+    with psycopg.connect(postgres_backend.url) as holder:  # another appender, mid-transaction
+        holder.execute("LOCK TABLE custody_head IN EXCLUSIVE MODE")
+        thread = threading.Thread(target=lambda: (pg_log.append(_event(1)), appended.set()))
+        thread.start()
+        time.sleep(0.5)
+        assert not appended.is_set()
+        reader = CustodyLog(postgres_backend.open(), public_key=pg_log.public_key)
+        assert reader.verify().ok and reader.store.size() == 1
+        reader.store.close()
+    thread.join(timeout=30)
+    assert appended.is_set() and pg_log.verify().entries == 2
+
+
+def test_unreachable_server_is_one_error_without_the_password():
+    port = free_port()
+    with pytest.raises(CustodyError, match=rf"postgresql://auditor@127.0.0.1:{port}/custody: custody database "
+                                           r"unavailable") as caught:
+        open_store(f"postgresql://auditor:s3cret@127.0.0.1:{port}/custody", "unused.sqlite3")
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(CustodyError, match="must start with postgresql://"):
+        open_store("mysql://auditor@127.0.0.1/custody", "unused.sqlite3")
+
+
+@pytest.mark.postgres
+def test_installation_seals_into_postgres_and_keeps_the_registry_local(postgres_backend, monkeypatch, tmp_path):
+    import cv2
+    import numpy as np
+
+    from provenance import manifest
+    from provenance.keys import KeyStore
+    from provenance.home import keys_dir
+    from provenance.seal import Sealer, SealRequest, installation_log
+
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "postgres test")
+    target = tmp_path / "target.png"
+    cv2.imwrite(str(target), np.random.default_rng(2).integers(0, 255, (144, 160, 3), dtype=np.uint8))
+    sealer = Sealer.for_installation()
+    session = sealer.begin(SealRequest(kind="image", title="pg", actor="editor", inputs=[target], parent=target))
+    cv2.imwrite(str(tmp_path / "enc.png"), session.mark(cv2.imread(str(target))))
+    result = session.finish(tmp_path / "enc.png", tmp_path / "out.png")
+    sealer.close()
+    verified = manifest.verify(result.output, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+    assert verified.state == "Trusted"
+    log = installation_log()  # read-only, from FACEPROOF_CUSTODY_URL
+    assert type(log.store).__name__ == "PostgresCustodyStore" and log.verify().ok
+    assert "are in this log" in verify_custody_claim(log, verified.custody)
+    assert [e["kind"] for e in log.history(result.sha256)] == ["sign"]
+    assert {log.entry(seq)["kind"] for seq in result.custody_seqs.values()} == {"convert", "watermark", "sign"}
+    log.store.close()
+    with sqlite3.connect(custody_db_path()) as local:  # the watermark registry only
+        tables = {name for (name,) in local.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "watermark_ids" in tables and "custody_entries" not in tables
