@@ -1,0 +1,70 @@
+"""Cue plugins: each one file, each turning a face track into per-frame feature columns.
+
+A cue is evidence of one kind (blur, seams, flicker, temporal, frequency); the score (detector.score) weighs
+them. Adding one is one file with a `register(Cue(...))` call and one import line below. Every cue also says in
+one sentence what its values mean, so a report can give reasons, not just numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.faces import FaceTrack
+
+
+@dataclass(frozen=True)
+class Cue:
+    name: str
+    features: tuple[str, ...]
+    compute: Callable[[FaceTrack], np.ndarray]  # -> (len(track), len(features)), finite
+    reason: str  # one sentence, said when the cue pushes the score towards "manipulated"
+    calm: str  # one sentence, said when it does not
+    heatmap: Callable[[np.ndarray], np.ndarray] | None = None  # crop -> crop-sized map in [0, 1]
+
+
+_REGISTRY: dict[str, Cue] = {}
+
+
+def register(cue: Cue) -> Cue:
+    _REGISTRY[cue.name] = cue
+    return cue
+
+
+def available() -> list[str]:
+    return list(_REGISTRY)
+
+
+def get(name: str) -> Cue:
+    return _REGISTRY[name]
+
+
+def feature_names(cues: list[str] | None = None) -> list[str]:
+    return [f for name in (cues or available()) for f in _REGISTRY[name].features]
+
+
+def track_features(track: FaceTrack, cues: list[str] | None = None) -> np.ndarray:
+    """All cues' columns side by side: (len(track), len(feature_names(cues)))."""
+    columns = [_REGISTRY[name].compute(track) for name in (cues or available())]
+    return np.concatenate(columns, axis=1).astype(np.float64)
+
+
+def fill_edges(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Frames where a temporal measure is undefined (track ends, gaps) take the track's median value."""
+    values = np.asarray(values, np.float64)
+    if not valid.any():
+        return np.zeros_like(values)
+    return np.where(valid[:, None] if values.ndim == 2 else valid, values, np.median(values[valid], axis=0))
+
+
+def consecutive(track: FaceTrack) -> np.ndarray:
+    """True where observation i directly follows observation i-1 (same track, next frame)."""
+    frames = np.asarray(track.frames)
+    follows = np.zeros(len(frames), bool)
+    follows[1:] = np.diff(frames) == 1
+    return follows
+
+
+from detector.cues import blur, frequency, flicker, seams, temporal  # noqa: E402,F401  (register themselves)

@@ -1,0 +1,233 @@
+"""The detector's report: a versioned JSON document and a self-contained HTML page (pictures inlined).
+
+Provenance comes first (facts: signatures, watermark, custody), then the pixel analysis (evidence). The
+verdict is worded so that it never claims more than the analysis can show: "no signs found" is not
+"proven real".
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detector import cues
+from detector.origin import Provenance
+from detector.score import Calibration
+
+SCHEMA = "faceproof.detector.report/1"
+
+VERDICTS = {
+    "likely manipulated": "The analysis found signs typical of a face swap. This is evidence, not proof: check the "
+                          "reasons and the highlighted frames.",
+    "inconclusive": "Some signs of manipulation were found, but not enough to call it. Treat the clip with care.",
+    "no signs found": "The analysis found no signs of a face swap. That does not prove the video is authentic: "
+                      "good manipulations and kinds this detector was not built for can pass unnoticed.",
+    "no faces analysed": "No face large and steady enough to judge was found, so the pixels were not analysed.",
+}
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    frame: int
+    probability: float
+    image: str  # data URI: the aligned face beside the same face with the blur/seam heatmap laid over it
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    track_id: int
+    frames: list[int]
+    frame_probabilities: list[float]
+    probability: float
+    contributions: dict[str, float]  # cue -> mean logit relative to a typical real face
+    face_size: float
+    keyframes: list[Keyframe]
+
+
+def verdict_of(probability: float | None, threshold: float) -> str:
+    if probability is None:
+        return "no faces analysed"
+    if probability >= threshold:
+        return "likely manipulated"
+    return "inconclusive" if probability >= threshold / 2 else "no signs found"
+
+
+def reasons(contributions: dict[str, float]) -> list[dict[str, Any]]:
+    """One sentence per cue, strongest first; a cue that adds at least 0.5 logit counts as a sign."""
+    ordered = sorted(contributions.items(), key=lambda item: -item[1])
+    return [{"cue": name, "contribution": round(value, 3), "sign": value >= 0.5,
+             "reason": cues.get(name).reason if value >= 0.5 else cues.get(name).calm} for name, value in ordered]
+
+
+@dataclass
+class Report:
+    video: dict[str, Any]
+    provenance: Provenance
+    probability: float | None
+    verdict: str
+    tracks: list[TrackResult]
+    timeline: list[tuple[int, float]]  # (frame, highest face probability in that frame)
+    reasons: list[dict[str, Any]]
+    skipped_tracks: int
+    calibration: dict[str, Any]
+    seconds: float
+    schema: str = field(default=SCHEMA)
+
+    @classmethod
+    def build(cls, *, video: dict, provenance: Provenance, tracks: list[TrackResult], skipped_tracks: int,
+              calibration: Calibration, seconds: float) -> Report:
+        probability = max((t.probability for t in tracks), default=None)
+        per_frame: dict[int, float] = {}
+        for track in tracks:
+            for frame, p in zip(track.frames, track.frame_probabilities):
+                per_frame[frame] = max(per_frame.get(frame, 0.0), p)
+        return cls(
+            video=video,
+            provenance=provenance,
+            probability=probability,
+            verdict=verdict_of(probability, calibration.threshold),
+            tracks=tracks,
+            timeline=sorted(per_frame.items()),
+            reasons=reasons(tracks[0].contributions) if tracks else [],
+            skipped_tracks=skipped_tracks,
+            calibration={"version": calibration.version, "threshold": calibration.threshold,
+                         "fitted_on": calibration.provenance.get("fitted_on", ""),
+                         "limits": calibration.provenance.get("limits", "")},
+            seconds=round(seconds, 2),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "video": self.video,
+            "provenance": self.provenance.to_json(),
+            "analysis": {
+                "probability": self.probability,
+                "verdict": self.verdict,
+                "verdict_text": VERDICTS[self.verdict],
+                "reasons": self.reasons,
+                "timeline": [{"frame": f, "probability": round(p, 4)} for f, p in self.timeline],
+                "tracks": [asdict(t) for t in self.tracks],
+                "skipped_tracks": self.skipped_tracks,
+            },
+            "calibration": self.calibration,
+            "seconds": self.seconds,
+        }
+
+    def write_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_json(), indent=1))
+        return path
+
+    def write_html(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(render_html(self))
+        return path
+
+
+# -- HTML ------------------------------------------------------------------------------------------------
+
+_STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+.verdict{font-size:1.3em;padding:.6em 1em;border-radius:6px}
+.v-likely{background:#fde2e1}.v-inconclusive{background:#fff3cd}.v-none{background:#e6f4ea}.v-faces{background:#eee}
+table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+.sign{color:#a11}.calm{color:#555}figure{display:inline-block;margin:.5em}figcaption{font-size:.85em;color:#555}
+.small{font-size:.85em;color:#555}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _provenance_html(provenance: Provenance) -> str:
+    c2pa, mark = provenance.c2pa, provenance.watermark
+    rows = [f"<tr><th>C2PA manifest</th><td><b>{_e(c2pa['state'])}</b>: {_e(c2pa.get('meaning', ''))}"
+            + (f"<br><span class=small>failures: {_e(', '.join(c2pa['failures']))}</span>" if c2pa.get("failures") else "")
+            + "</td></tr>"]
+    if c2pa.get("manifest_label"):
+        signer = c2pa.get("signer") or {}
+        rows.append(f"<tr><th>Signed by</th><td>{_e(signer.get('common_name', '?'))} ({_e(signer.get('issuer', '?'))}); "
+                    f"generator {_e(c2pa.get('claim_generator'))}; AI-generated declared: "
+                    f"{'yes' if c2pa.get('ai_generated') else 'no'}</td></tr>")
+    if not mark.get("tested"):
+        rows.append(f"<tr><th>Watermark</th><td>not tested: {_e(mark.get('reason', ''))}</td></tr>")
+    elif mark.get("present"):
+        found = f"ID {_e(mark['watermark_id'])}" if mark.get("watermark_id") is not None else "present, ID unreadable"
+        rows.append(f"<tr><th>Watermark</th><td><b>faceproof watermark found</b>: {found} "
+                    f"(p = {mark['p_value']:.1e}, {mark['frames_used']} frames)</td></tr>")
+    else:
+        rows.append(f"<tr><th>Watermark</th><td>none of this installation's watermark found "
+                    f"({mark['frames_used']} frames tested)</td></tr>")
+    if provenance.registry:
+        entry = provenance.registry
+        rows.append(f"<tr><th>Registry</th><td>made by this installation as <b>{_e(entry['output_name'])}</b> "
+                    f"(sha256 {_e(entry['output_sha256'][:16])}…, manifest {_e(entry['manifest_label'])}, "
+                    f"custody entry {_e(entry['custody_seq'])})</td></tr>")
+    if provenance.custody:
+        events = "".join(f"<li>{_e(ev.get('time', ''))} — {_e(ev.get('kind', ''))} by {_e(ev.get('actor', ''))}</li>"
+                         for ev in provenance.custody)
+        rows.append(f"<tr><th>Custody history</th><td><ol>{events}</ol></td></tr>")
+    rows.append(f"<tr><th>File sha256</th><td class=small>{_e(provenance.sha256)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _timeline_svg(timeline: list[tuple[int, float]], frames: int, threshold: float) -> str:
+    if not timeline:
+        return "<p class=small>No frames were scored.</p>"
+    width, height, pad = 900, 160, 30
+    span = max(frames - 1, 1)
+    x = lambda f: pad + (width - 2 * pad) * f / span  # noqa: E731
+    y = lambda p: height - pad - (height - 2 * pad) * p  # noqa: E731
+    points = " ".join(f"{x(f):.1f},{y(p):.1f}" for f, p in timeline)
+    return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="score per frame">'
+            f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="#fafafa" stroke="#ccc"/>'
+            f'<line x1="{pad}" x2="{width - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#c33" stroke-dasharray="4"/>'
+            f'<polyline points="{points}" fill="none" stroke="#1a5fb4" stroke-width="1.5"/>'
+            f'<text x="{pad}" y="{pad - 8}" font-size="12">1.0</text><text x="{pad}" y="{height - 10}" font-size="12">0 — frame 0</text>'
+            f'<text x="{width - pad - 60}" y="{height - 10}" font-size="12">frame {frames - 1}</text></svg>')
+
+
+def _reasons_html(items: list[dict[str, Any]]) -> str:
+    rows = "".join(f"<tr class={'sign' if r['sign'] else 'calm'}><td>{_e(r['cue'])}</td><td>{r['contribution']:+.2f}</td>"
+                   f"<td>{_e(r['reason'])}</td></tr>" for r in items)
+    return f"<table><tr><th>cue</th><th>contribution</th><th>what it means</th></tr>{rows}</table>"
+
+
+def _track_html(track: TrackResult) -> str:
+    figures = "".join(f"<figure><img src=\"{k.image}\" alt=\"face at frame {k.frame}\" width=384>"
+                      f"<figcaption>frame {k.frame}: {k.probability:.0%} (right: blur/seam heatmap)</figcaption></figure>"
+                      for k in track.keyframes)
+    return (f"<h3>Face track {track.track_id}: {track.probability:.0%}</h3>"
+            f"<p class=small>frames {track.frames[0]}–{track.frames[-1]} ({len(track.frames)} observations), "
+            f"face about {track.face_size:.0f} px</p>{_reasons_html(reasons(track.contributions))}{figures}")
+
+
+def render_html(report: Report) -> str:
+    css = {"likely manipulated": "v-likely", "inconclusive": "v-inconclusive", "no signs found": "v-none"}
+    score = "" if report.probability is None else f" — score {report.probability:.0%}"
+    body = [
+        f"<h1>Face analysis: {_e(report.video['name'])}</h1>",
+        "<h2>Provenance</h2>", _provenance_html(report.provenance),
+        "<h2>Analysis</h2>",
+        f"<p class='verdict {css.get(report.verdict, 'v-faces')}'><b>{_e(report.verdict.capitalize())}</b>{score}</p>",
+        f"<p>{_e(VERDICTS[report.verdict])}</p>",
+        "<h3>Score over time</h3>",
+        _timeline_svg(report.timeline, int(report.video["frames"]), report.calibration["threshold"]),
+        "<p class=small>Highest face score per frame; dashed line: the 'likely manipulated' threshold.</p>",
+    ]
+    if report.reasons:
+        body += ["<h3>Why (most suspicious face)</h3>", _reasons_html(report.reasons)]
+    body += ["<h2>Faces</h2>"] + [_track_html(t) for t in report.tracks]
+    if report.skipped_tracks:
+        body.append(f"<p class=small>{report.skipped_tracks} short or small face track(s) were not judged.</p>")
+    body.append(f"<h2>About this analysis</h2><p class=small>Calibration {_e(report.calibration['version'])}: "
+                f"{_e(report.calibration['fitted_on'])} {_e(report.calibration['limits'])} "
+                f"Analysed in {report.seconds:.1f} s.</p>")
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Face analysis: "
+            f"{_e(report.video['name'])}</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")

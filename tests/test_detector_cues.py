@@ -1,0 +1,117 @@
+"""Each cue responds in the right direction on controlled cases built from a real face (and the score maths)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from detector import cues
+from detector.cues.blur import sharpness_ratios
+from detector.cues.flicker import compute as flicker
+from detector.cues.frequency import high_band_ratio
+from detector.cues.seams import seam_measures
+from detector.cues.temporal import flow_discontinuity, landmark_jitter
+from detector.faces import CENTERING, CROP_SIZE, GEOMETRY, FaceTrack
+from detector.fit.model import auc, fit_calibration
+from swapcore import media
+from swapcore.faces.align import align_face
+from swapcore.faces.detectors import create
+from tests.conftest import shared_file
+
+
+@pytest.fixture(scope="module")
+def face() -> tuple[np.ndarray, np.ndarray]:
+    """A real face (astronaut.png), its 5 landmarks, and its aligned head crop as the detector cuts it."""
+    image = media.read_image(shared_file("images/astronaut.png"))
+    found = create("mtcnn").detect([cv2.cvtColor(image, cv2.COLOR_BGR2RGB)])[0]
+    crop, _ = align_face(image, found[0].landmarks, CROP_SIZE, CENTERING)
+    return crop, found[0].landmarks
+
+
+def _paste(crop: np.ndarray, inside: np.ndarray, edge: float = 0.95, feather: float = 0.0) -> np.ndarray:
+    """`inside` replaces `crop` within rho < edge (a face-shaped paste), optionally feathered."""
+    alpha = (GEOMETRY.rho < edge).astype(np.float32)
+    if feather:
+        alpha = cv2.GaussianBlur(alpha, (0, 0), feather)
+    return (crop * (1 - alpha[..., None]) + inside * alpha[..., None]).clip(0, 255).astype(np.uint8)
+
+
+def _track(crops: list[np.ndarray], landmarks: list[np.ndarray] | None = None) -> FaceTrack:
+    track = FaceTrack(0)
+    for i, crop in enumerate(crops):
+        track.add(i, np.array([0, 0, 100, 100.0]), (landmarks or [np.zeros((5, 2))] * len(crops))[i], crop)
+    return track
+
+
+def test_blur_falls_when_a_low_resolution_face_is_pasted(face):
+    crop, _ = face
+    small = cv2.resize(cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA), (CROP_SIZE, CROP_SIZE))
+    pasted = _paste(crop, small, feather=2)
+    original, blurred = sharpness_ratios(crop), sharpness_ratios(pasted)
+    assert blurred[0] < original[0] - 1.0  # Laplacian energy ratio drops by > e-fold
+    assert blurred[1] < original[1]
+    assert high_band_ratio(pasted) < high_band_ratio(crop) - 1.0
+    heat = cues.get("blur").heatmap(pasted)
+    assert heat[GEOMETRY.inner].mean() > 3 * cues.get("blur").heatmap(crop)[GEOMETRY.inner].mean()
+
+
+def test_seam_rises_for_a_colour_shifted_paste_and_a_doubled_outline(face):
+    crop, _ = face
+    lab = cv2.cvtColor(crop, cv2.COLOR_BGR2LAB).astype(np.int16)
+    lab[..., 1:] += np.array([10, -10], np.int16)  # greener, bluer skin: a colour-transfer failure
+    tinted = cv2.cvtColor(lab.clip(0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+    base = seam_measures(crop)
+    assert seam_measures(_paste(crop, tinted))[0] > base[0] + 0.3
+    plain = np.full_like(crop, 150)
+
+    def outlines(*radii: float) -> np.ndarray:  # dark face outlines on a plain background
+        image = plain.copy()
+        for radius in radii:
+            image[np.abs(GEOMETRY.rho - radius) < 0.02] = 60
+        return image
+
+    single, double = seam_measures(outlines(0.95)), seam_measures(outlines(0.85, 1.05))
+    assert double[2] > single[2] + 0.5  # most sectors see the outline twice
+    assert cues.get("seams").heatmap(_paste(crop, tinted))[GEOMETRY.band].mean() > cues.get("seams").heatmap(crop)[GEOMETRY.band].mean()
+
+
+def test_flicker_sees_face_brightness_jumps_but_not_global_lighting(face):
+    crop, _ = face
+    face_only = [_paste(crop, crop.astype(np.float32) + (8 if i % 2 else -8), feather=2) for i in range(9)]
+    global_change = [np.clip(crop.astype(np.int16) + 3 * i, 0, 255).astype(np.uint8) for i in range(9)]
+    flickering, steady = flicker(_track(face_only)), flicker(_track(global_change))
+    assert flickering[:, 0].mean() > steady[:, 0].mean() + 1.0
+
+
+def test_landmark_jitter_ignores_rigid_motion_and_sees_wobble(face):
+    _, landmarks = face
+    rng = np.random.default_rng(0)
+
+    def moved(angle: float, scale: float, shift: float) -> np.ndarray:
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * scale
+        return (landmarks - landmarks.mean(0)) @ rotation.T + landmarks.mean(0) + shift
+
+    rigid = [moved(0.05 * i**1.5, 1 + 0.03 * i, 7.0 * i**1.3) for i in range(3)]
+    assert landmark_jitter(*rigid) < 0.01
+    wobbly = [points + rng.normal(0, 4, points.shape) for points in rigid]
+    assert landmark_jitter(*wobbly) > 5 * landmark_jitter(*rigid)
+
+
+def test_flow_breaks_when_the_face_slides_over_the_head(face):
+    crop, _ = face
+    whole = flow_discontinuity(crop, np.roll(crop, 3, axis=1))  # the whole head moves: no break
+    slid = _paste(crop, np.roll(crop, 3, axis=1), feather=1.5)  # only the face moves
+    assert flow_discontinuity(crop, slid) > whole + 0.3
+
+
+def test_logistic_fusion_separates_and_calibrates():
+    rng = np.random.default_rng(1)
+    real = [rng.normal(0, 1, (20, 3)) for _ in range(20)]
+    fake = [rng.normal(0, 1, (20, 3)) + [1.0, 0, -0.5] for _ in range(20)]
+    calibration = fit_calibration(real + fake, [0] * 20 + [1] * 20, ["a", "b", "c"], version="t", provenance={})
+    assert calibration.weights[0] > 0.5 and calibration.weights[2] < -0.2 and abs(calibration.weights[1]) < 0.3
+    scores = [calibration.track_probability(calibration.frame_logits(c)) for c in real + fake]
+    assert auc(np.array(scores[:20]), np.array(scores[20:])) > 0.95
+    assert np.mean(scores[:20]) < 0.2 and np.mean(scores[20:]) > 0.8
+
