@@ -1,10 +1,13 @@
 """Provenance costs: C2PA sign + verify per 100 MB of mp4, custody append rate and full verification time.
 
     .venv/bin/python -m bench.provenance [--mb 100] [--events 1000000] [--batch 1000]
+    .venv/bin/python -m bench.provenance --skip-c2pa --custody-url postgresql://user:pass@host/db
 
 The mp4 is made here with ffmpeg (lossless H.264 test pattern, 720p, stopped at --mb megabytes) in a temporary
 folder. Custody events look like real ones (kind, actor, input and output SHA-256, parameters) and are appended
 in durable batches of --batch events, each batch ending in a signed checkpoint, as `CustodyLog.append_many` does.
+With --custody-url the custody log is a PostgreSQL one, in a schema made for the run and dropped after it
+(the database's own custody tables are never touched).
 Targets (issue 5): append >= 20,000 events/s; verify 1M events in < 30 s.
 """
 
@@ -16,16 +19,19 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.machine import describe
 from provenance import manifest
+from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event
-from provenance.custody.store import SQLiteCustodyStore
 from provenance.keys import KeyStore
 from swapcore import media
 
@@ -88,8 +94,23 @@ class CustodyFigures:
     ok: bool
 
 
-def time_custody(folder: Path, count: int, batch: int) -> CustodyFigures:
-    log = CustodyLog(SQLiteCustodyStore(folder / "custody.sqlite3"), signing_key=ed25519.Ed25519PrivateKey.generate())
+@contextmanager
+def scratch_schema(url: str) -> Iterator[str]:
+    """`url` with its search_path set to a new schema, dropped afterwards with everything in it."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options={quote(f'-csearch_path={schema}')}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def time_custody(folder: Path, count: int, batch: int, url: str | None = None) -> CustodyFigures:
+    store = open_store(url, folder / "custody.sqlite3")
+    log = CustodyLog(store, signing_key=ed25519.Ed25519PrivateKey.generate())
     appending = cpu = 0.0
     for events in _events(count, batch):
         started, started_cpu = time.perf_counter(), time.process_time()
@@ -115,15 +136,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000, help="events per durable, checkpointed append")
+    parser.add_argument("--custody-url", help="measure a PostgreSQL custody log (postgresql://...) instead of SQLite")
+    parser.add_argument("--skip-c2pa", action="store_true", help="measure the custody log only")
     args = parser.parse_args()
     print(f"machine: {describe()}")
+    if not args.skip_c2pa:
+        with tempfile.TemporaryDirectory() as work:
+            sign, verify, size = time_c2pa(Path(work), args.mb, args.repeats)
+            print(f"C2PA on a {size:.1f} MB mp4 (median of {args.repeats}): sign {sign:.2f} s, verify {verify:.2f} s "
+                  f"= {sign * 100 / size:.2f} s / {verify * 100 / size:.2f} s per 100 MB")
+        print(f"machine: {describe()}")
     with tempfile.TemporaryDirectory() as work:
-        sign, verify, size = time_c2pa(Path(work), args.mb, args.repeats)
-        print(f"C2PA on a {size:.1f} MB mp4 (median of {args.repeats}): sign {sign:.2f} s, verify {verify:.2f} s "
-              f"= {sign * 100 / size:.2f} s / {verify * 100 / size:.2f} s per 100 MB")
-    print(f"machine: {describe()}")
-    with tempfile.TemporaryDirectory() as work:
-        figures = time_custody(Path(work), args.events, args.batch)
+        if args.custody_url:
+            print("custody store: PostgreSQL (server on the URL's host; its load adds to the figures)")
+            with scratch_schema(args.custody_url) as url:
+                figures = time_custody(Path(work), args.events, args.batch, url)
+        else:
+            figures = time_custody(Path(work), args.events, args.batch)
         print(f"custody: {args.events:,} events appended at {figures.append_rate:,.0f} events/s wall (batches of "
               f"{args.batch}, fsync + signed checkpoint per batch); CPU {figures.append_cpu_us:.1f} us/event "
               f"(= {1e6 / figures.append_cpu_us:,.0f} events/s of one core); single durable appends "

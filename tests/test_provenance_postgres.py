@@ -110,6 +110,20 @@ def test_truncate_is_refused_and_dropped_triggers_come_back_on_open(pg_log, post
 
 
 @pytest.mark.postgres
+def test_entries_are_read_in_windows_across_gaps(pg_log, postgres_backend, monkeypatch):
+    from provenance.custody import postgres
+
+    monkeypatch.setattr(postgres, "_PAGE", 4)
+    pg_log.append_many([_event(i) for i in range(20)])
+    assert [e.seq for e in pg_log.store.entries()] == list(range(20))
+    assert [e.seq for e in pg_log.store.entries(5, 11)] == list(range(5, 11))
+    postgres_backend.tamper(pg_log.store, ("DELETE FROM custody_entries WHERE seq >= 4 AND seq < 13",))
+    assert [e.seq for e in pg_log.store.entries()] == [0, 1, 2, 3, *range(13, 20)]  # two empty windows skipped
+    report = pg_log.verify()
+    assert not report.ok and report.first_bad_entry == 4
+
+
+@pytest.mark.postgres
 def test_appends_wait_for_the_head_lock_and_readers_do_not(pg_log, postgres_backend):
     import psycopg
 
