@@ -73,7 +73,9 @@ def paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np.ndar
     if settings.sharpen > 0:
         warped = _sharpen(warped, settings.sharpen, pixels / size)
     roi = frame[y0:y1, x0:x1]
-    touched = alpha > 0
-    blended = roi.astype(np.float32) + alpha[..., None] * (warped * 255 - roi)
-    roi[touched] = np.clip(blended[touched] + 0.5, 0, 255).astype(np.uint8)
+    original = roi.astype(np.float32)
+    # Where alpha is 0 this adds exactly 0.0, so rounding gives back the original byte: no masking needed.
+    blended = original + alpha[..., None] * (warped * 255 - original)
+    np.clip(blended + 0.5, 0, 255, out=blended)
+    roi[...] = blended.astype(np.uint8)
     return box

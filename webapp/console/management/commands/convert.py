@@ -35,13 +35,15 @@ class Command(StageCommand):
         parser.add_argument("--track", type=int, help="which track of --alignments to swap (default 0)")
         parser.add_argument("--batch", type=int, default=16, help="faces per model call")
         parser.add_argument("--device", help="torch device, e.g. cpu or cuda")
+        parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
+                            help="model arithmetic; auto uses bf16 where the hardware has it")
         parser.add_argument("--actor", help="who is producing this output (default: your user name)")
 
     def run(self, **o) -> None:
         settings = SwapSettings(
             direction=o["direction"], color=o["color"], mask=o["mask"], smooth=o["smooth"], track=o["track"],
             blend=BlendSettings(erode=o["erode"], blur=o["blur"], sharpen=o["sharpen"]),
-            batch=o["batch"], device=o["device"],
+            batch=o["batch"], device=o["device"], precision=o["precision"],
         )
         with progress_bar("convert") as progress:
             result = convert(
