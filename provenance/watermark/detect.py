@@ -3,8 +3,9 @@
 Two tests, each run at ALPHA / 2, so a clip without the mark is reported present with probability <= ALPHA:
 
 * sync: the best sync-correlation z-score over every hypothesis tried (TILE^2 shifts x MAX_SCALE_HYPOTHESES
-  scales x 2 mirrors). Without the mark each correlation value is a sum of thousands of weakly dependent
-  terms, i.e. close to N(0, RMS^2); Bonferroni gives p_sync = N_hypotheses * Q(z).
+  scales x 2 mirrors). Without the mark (or with another key's) each z is a weighted sum of the key's random
+  +-1 sync chips with unit-norm weights fixed by the picture, and for any such Rademacher sum
+  P(z >= x) <= (2e^3/9) Q(x) (Pinelis 1994), Gaussian or not; Bonferroni gives p_sync.
 * payload: for each (scale, mirror) hypothesis the soft read is decoded (BCH + OSD); without the mark the
   signs of the soft bits are fair coins given their magnitudes, so `code.null_probability` gives the exact
   chance that some valid ID agrees as well; Bonferroni over the decoded hypotheses gives p_id.
@@ -61,8 +62,12 @@ class Detection:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def _gaussian_tail(z: float) -> float:
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
+# P(sum_i a_i e_i >= x) <= PINELIS * Q(x) for fair +-1 signs e_i and sum_i a_i^2 = 1 (Pinelis 1994).
+PINELIS = 2 * math.e**3 / 9
+
+
+def _rademacher_tail(z: float) -> float:
+    return min(1.0, PINELIS * 0.5 * math.erfc(z / math.sqrt(2.0)))
 
 
 def soft_bits(tile: np.ndarray, secret: bytes) -> np.ndarray:
@@ -121,7 +126,7 @@ class ClipDetector:
         best_sync = max(results, key=lambda item: item[0].z_score)[0]
         decoded = [(alignment, payload) for alignment, payload in results if payload is not None]
         best_id = min(decoded, key=lambda item: item[1].null_probability) if decoded else None
-        p_sync = min(1.0, sync_hypotheses_tested() * _gaussian_tail(best_sync.z_score))
+        p_sync = min(1.0, sync_hypotheses_tested() * _rademacher_tail(best_sync.z_score))
         p_id = min(1.0, DECODE_HYPOTHESES * best_id[1].null_probability) if best_id else 1.0
         id_found = p_id <= ALPHA / 2
         p_value = min(1.0, 2 * min(p_sync, p_id))

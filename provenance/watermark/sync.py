@@ -7,7 +7,7 @@
    nominal period (and the nominal itself) give at most `MAX_SCALE_HYPOTHESES` (period_x, period_y) pairs.
 3. For each pair and for the mirrored picture, the residual is resampled to period `TILE`, folded onto one
    tile, band-passed and circularly correlated with the sync chips: the peak gives the shift, its height over
-   the correlation surface's RMS gives a z-score.
+   the norm of the folded tile gives a z-score.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Alignment:
     flipped: bool
     shift_x: float  # where the tile origin lies in the folded tile (sub-cell)
     shift_y: float
-    z_score: float  # sync correlation peak over the surface RMS
+    z_score: float  # sync correlation peak over the norm of the band-limited folded tile
 
 
 def working_size(height: int, width: int) -> tuple[int, int]:
@@ -178,7 +178,10 @@ def locate(spectrum: np.ndarray, layout: TileLayout, periods: tuple[float, float
     """The sync correlation peak of one folded tile (given as its band-limited spectrum)."""
     surface = np.fft.ifft2(spectrum * np.conj(np.fft.fft2(layout.sync_chips))).real
     row, column = np.unravel_index(int(np.argmax(surface)), surface.shape)
-    z_score = float(surface[row, column] / np.sqrt(np.mean(surface**2)))
+    # Each surface value is sum_k sync_k * tile[k + shift]: linear in the key's +-1 sync chips, with weights of
+    # norm ||tile|| whatever the shift, so value / ||tile|| is a unit-variance Rademacher sum without the mark.
+    tile_norm = float(np.sqrt(np.sum(np.abs(spectrum) ** 2) / spectrum.size))
+    z_score = float(surface[row, column] / tile_norm) if tile_norm > 0 else 0.0
     shift_x, shift_y = _subcell_peak(surface, int(row), int(column))
     return Alignment(periods[0], periods[1], flipped, shift_x, shift_y, z_score)
 
