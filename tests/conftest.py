@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.custody_backends import custody_backend, postgres_backend, postgres_cluster  # noqa: F401 (fixtures)
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -30,17 +32,6 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own FACEPROOF_HOME: no test reads or writes the user's keys or logs."""
     monkeypatch.setenv("FACEPROOF_HOME", str(tmp_path_factory.mktemp("faceproof_home")))
     monkeypatch.delenv("FACEPROOF_CUSTODY_URL", raising=False)  # nor a custody database the user configured
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster():
-    """One throwaway PostgreSQL server for the session (tests/postgres_cluster.py); skips where none can run."""
-    from tests import postgres_cluster as pg
-
-    if reason := pg.missing_reason():
-        pytest.skip(reason)
-    with pg.running_cluster() as cluster:
-        yield cluster
 
 
 # ---- training-stage fixtures ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The custody log's storage backends, so one set of behavioural tests runs over SQLite and PostgreSQL.
 
+Its fixtures are registered in conftest.py for every test module.
+
 `custody_backend` selects the backend the way an installation does (FACEPROOF_CUSTODY_URL set or not), so
 stores opened through `provenance.custody.open_store` (also in child processes) land in the same place.
 """
@@ -53,6 +55,17 @@ class PostgresBackend(SQLiteBackend):
                 admin.execute(f"DROP TRIGGER {name} ON {table}")
             for sql, *params in statements:  # the SQLite tests' statements, with psycopg's placeholders
                 admin.execute(sql.replace("?", "%s"), *params)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL server for the session (tests/postgres_cluster.py); skips where none can run."""
+    from tests import postgres_cluster as pg
+
+    if reason := pg.missing_reason():
+        pytest.skip(reason)
+    with pg.running_cluster() as cluster:
+        yield cluster
 
 
 def _installation_in_postgres(cluster, monkeypatch) -> PostgresBackend:

@@ -18,7 +18,6 @@ from provenance.custody.merkle import leaf_hash, verify_inclusion
 from provenance.custody.store import SQLiteCustodyStore
 from provenance.errors import ConsentError, CustodyError
 from tests.conftest import REPO
-from tests.custody_backends import custody_backend  # noqa: F401 (fixture: every `log` test runs on SQLite and PostgreSQL)
 
 HASH_A = "a" * 64
 HASH_B = "b" * 64

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +24,6 @@ from provenance.custody.log import AssetRef, CustodyLog, Event, verify_custody_c
 from provenance.errors import CustodyError
 from provenance.home import custody_db_path
 from tests.conftest import REPO
-from tests.custody_backends import custody_backend, postgres_backend  # noqa: F401 (fixtures)
 from tests.postgres_cluster import free_port
 
 _WRITER = textwrap.dedent(
@@ -140,6 +140,36 @@ def test_appends_wait_for_the_head_lock_and_readers_do_not(pg_log, postgres_back
         reader.store.close()
     thread.join(timeout=30)
     assert appended.is_set() and pg_log.verify().entries == 2
+
+
+@pytest.mark.postgres
+def test_a_granted_writer_appends_but_cannot_edit_or_unguard_the_log(pg_log, postgres_backend, postgres_cluster, key):
+    from psycopg import errors, sql
+    from psycopg.conninfo import make_conninfo
+
+    from provenance.custody.postgres import PostgresCustodyStore
+
+    pg_log.append(_event(0))
+    role, password = f"writer_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    pg_log.store.connection.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+        sql.Identifier(role), sql.Literal(password)))
+    pg_log.store.grant_writer(role)
+    writer = CustodyLog(PostgresCustodyStore(make_conninfo(postgres_backend.url, user=role, password=password)),
+                        signing_key=key)
+    writer.append(_event(1))
+    assert writer.verify().ok and [e["seq"] for e in writer.events_of_kind("convert")] == [0, 1]
+    db = writer.store.connection
+    for statement in ("UPDATE custody_entries SET body = leaf", "DELETE FROM custody_checkpoints",
+                      "TRUNCATE custody_index", "DROP TRIGGER custody_entries_no_change ON custody_entries",
+                      "ALTER TABLE custody_entries DISABLE TRIGGER USER"):
+        with pytest.raises(errors.InsufficientPrivilege):  # permission denied, or must be owner
+            db.execute(statement)
+    writer.store.close()
+    assert pg_log.verify().ok and pg_log.store.size() == 2
+    # The same role cannot create a log where the owner has not: one clear error, not a half-made schema.
+    fresh = make_conninfo(postgres_cluster.schema_url(), user=role, password=password)
+    with pytest.raises(CustodyError, match="cannot create the custody tables"):
+        PostgresCustodyStore(fresh)
 
 
 def test_unreachable_server_is_one_error_without_the_password():

@@ -5,7 +5,8 @@ semantics:
 
 - Append-only: a PL/pgSQL trigger refuses UPDATE, DELETE and TRUNCATE on entries, checkpoints and the
   index. A role that owns the tables can still drop the triggers; the signed checkpoints and `verify` are
-  what catch an edit after that. Deployments give the application role INSERT and SELECT only.
+  what catch an edit after that. So an owner role creates the tables (opens the store once) and calls
+  `grant_writer(role)`; the application connects as that role, which owns nothing and cannot drop them.
 - Serialised appends: an append locks the head table (EXCLUSIVE: other appenders wait, readers do not)
   before it reads the head, so writers in any number of processes or hosts build on the true head. A
   writer that dies mid-append rolls back and its lock goes with its session.
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from provenance.custody.store import AppendBatch, Checkpoint, LogHead, StoredEntry, _index_key, _stored_keys, cached_head
@@ -63,6 +65,13 @@ _TRIGGERS = "".join(
     f"FOR EACH STATEMENT EXECUTE FUNCTION custody_refuse_change();\n"
     for table in _APPEND_ONLY_TABLES
 )
+# What an application role needs to append and read, and nothing more (the head is a cache it rewrites).
+_WRITER_GRANTS = (
+    "GRANT USAGE ON SCHEMA {schema} TO {role}",
+    "GRANT SELECT, INSERT ON custody_entries, custody_checkpoints, custody_index TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON custody_head TO {role}",
+    "GRANT USAGE ON SEQUENCE custody_checkpoints_id_seq TO {role}",
+)
 # Openers that find the schema incomplete create it under this advisory lock: concurrent CREATE TABLE IF NOT
 # EXISTS can otherwise fail on the catalogue's unique indexes. (The number spells "fpcusto".)
 _SCHEMA_LOCK = 0x66_70_63_75_73_74_6F
@@ -74,7 +83,7 @@ _PAGE = 10_000
 _MAX_SEQ = (1 << 63) - 1
 
 
-def safe_url(url: str) -> str:
+def _safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         parts = conninfo_to_dict(url)
@@ -92,7 +101,7 @@ def _reported(url: str) -> Iterator[None]:
         yield
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise CustodyError(f"{safe_url(url)}: custody database unavailable ({reason})") from None
+        raise CustodyError(f"{_safe_url(url)}: custody database unavailable ({reason})") from None
 
 
 class PostgresCustodyStore:
@@ -100,6 +109,7 @@ class PostgresCustodyStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        _safe_url(url)  # refuses a malformed URL before psycopg quotes it back
         with _reported(url):
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
             self._db.isolation_level = psycopg.IsolationLevel.READ_COMMITTED  # each read sees the last commit
@@ -118,10 +128,21 @@ class PostgresCustodyStore:
         expected = 2 * len(_APPEND_ONLY_TABLES)
         if self._db.execute(_SCHEMA_READY, (expected,)).fetchone()[0]:
             return  # a reader needs no DDL privilege
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            self._db.execute(_TABLES)
-            self._db.execute(_TRIGGERS)
+        try:
+            with self._db.transaction():
+                self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                self._db.execute(_TABLES)
+                self._db.execute(_TRIGGERS)
+        except psycopg.ProgrammingError as exc:  # e.g. a role without CREATE on the schema
+            raise CustodyError(f"{_safe_url(self.url)}: cannot create the custody tables ({exc})") from None
+
+    def grant_writer(self, role: str) -> None:
+        """Let `role` append and read this log and nothing more (run as the tables' owner)."""
+        schema = self._db.execute("SELECT current_schema()").fetchone()[0]
+        names = {"schema": sql.Identifier(schema), "role": sql.Identifier(role)}
+        with _reported(self.url), self._db.transaction():
+            for statement in _WRITER_GRANTS:
+                self._db.execute(sql.SQL(statement).format(**names))
 
     # -- writing ----------------------------------------------------------------------------------------
     def append(self, prepare: Callable[[LogHead], AppendBatch]) -> AppendBatch:
