@@ -7,14 +7,18 @@ Per clip (512 px d3, 720p d13) it times, after a warm-up:
   detect+swap     the same with faces detected on the fly (MTCNN) instead of read from alignments
   sealed          convert() itself: swap+encode plus the watermark on every frame, C2PA signing, custody log
 Without --model it trains a throwaway model for one iteration (weights do not change the cost).
+Each figure is wall-clock frames/s and, because this machine is shared, CPU milliseconds per frame summed over
+this process and its ffmpeg children (decode, encode): on a busy machine the second is the steadier one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.machine import describe
@@ -47,7 +51,19 @@ def short_clip(clip: Path, frames: int, out: Path) -> Path:
     return out
 
 
-def swap_and_encode(clip: Path, model_dir: Path, alignments: Path | None, out: Path, device: str) -> float:
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(run: Callable[[], int]) -> tuple[float, float]:
+    """(frames/s wall, CPU ms per frame) of a run that returns its frame count."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    frames = run()
+    return frames / (time.perf_counter() - wall), 1000 * (_cpu_seconds() - cpu) / frames
+
+
+def swap_and_encode(clip: Path, model_dir: Path, alignments: Path | None, out: Path, device: str) -> int:
     """Frames/s of the unsealed core (the bench's own encoder; no deliverable is made)."""
     from swapcore import media
     from swapcore.convert.pipeline import SwapSettings, swap_frames
@@ -55,16 +71,14 @@ def swap_and_encode(clip: Path, model_dir: Path, alignments: Path | None, out: P
 
     info = media.probe(clip)
     model = load_model(model_dir, device)
-    started = time.perf_counter()
     with media.VideoWriter(out, info.width, info.height, info.fps, audio_from=clip) as writer:
         for result in swap_frames(clip, model, SwapSettings(device=device), alignments=alignments, info=info):
             writer.write(result.swapped)
-    seconds = time.perf_counter() - started
     out.unlink()
-    return info.frame_count / seconds
+    return writer.frames_written
 
 
-def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str) -> float:
+def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str) -> int:
     from provenance.consent import record_consent
     from provenance.seal import Sealer
     from swapcore.convert import SwapSettings, convert
@@ -77,7 +91,7 @@ def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str
     result = convert(clip, model_dir, out, settings=SwapSettings(device=device), alignments=alignments,
                      sealer=sealer, actor="bench")
     sealer.close()
-    return result.frames_per_second
+    return result.frames
 
 
 def main() -> None:
@@ -100,12 +114,12 @@ def main() -> None:
             alignments = extract(clip, work / f"faces_{name}", size=64).alignments_path
             swap_and_encode(clip, model_dir, alignments, work / "warmup.mp4", args.device)
             figures = {
-                "swap+encode": swap_and_encode(clip, model_dir, alignments, work / "a.mp4", args.device),
-                "detect+swap": swap_and_encode(clip, model_dir, None, work / "b.mp4", args.device),
-                "sealed": sealed(clip, model_dir, alignments, work / f"sealed_{name}", args.device),
+                "swap+encode": timed(lambda: swap_and_encode(clip, model_dir, alignments, work / "a.mp4", args.device)),
+                "detect+swap": timed(lambda: swap_and_encode(clip, model_dir, None, work / "b.mp4", args.device)),
+                "sealed": timed(lambda: sealed(clip, model_dir, alignments, work / f"sealed_{name}", args.device)),
             }
-            shown = ", ".join(f"{k} {v:.1f}" for k, v in figures.items())
-            print(f"convert {label}, {args.arch}, {args.frames} frames: {shown} frames/s; load {os.getloadavg()[0]:.2f}")
+            shown = "; ".join(f"{k} {fps:.1f} frames/s ({cpu:.0f} CPU ms/frame)" for k, (fps, cpu) in figures.items())
+            print(f"convert {label}, {args.arch}, {args.frames} frames: {shown}; load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
