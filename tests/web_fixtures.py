@@ -1,0 +1,107 @@
+"""Fixtures of the web app's tests: organisations, one user per role, media in a temporary folder, jobs inline.
+
+Imported by tests/test_web_*.py (`from tests.web_fixtures import *`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.conftest import shared_file
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("producer", "verifier", "auditor", "admin")
+
+
+@pytest.fixture
+def web(settings, tmp_path, monkeypatch):
+    """Media under tmp_path, jobs run inline in this process (Huey immediate), keys with a passphrase."""
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "web tests")
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FACEPROOF_JOBS_INLINE = True
+    monkeypatch.setattr(HUEY, "immediate", True)
+    return settings
+
+
+def make_member(org, role: str, name: str | None = None):
+    from django.contrib.auth.models import User
+
+    from webapp.accounts.models import Membership
+
+    user = User.objects.create_user(name or f"{role}-{org.slug}", password=PASSWORD)
+    Membership.objects.create(user=user, organisation=org, role=role)
+    return user
+
+
+@pytest.fixture
+def orgs(db):
+    from webapp.accounts.models import Organisation
+
+    return Organisation.objects.create(name="Studio One"), Organisation.objects.create(name="Other House")
+
+
+@pytest.fixture
+def members(orgs) -> dict:
+    return {role: make_member(orgs[0], role) for role in ROLES}
+
+
+@pytest.fixture
+def outsider(orgs):
+    return make_member(orgs[1], "producer")
+
+
+def client_for(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def upload_of(path: Path, name: str | None = None, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type=content_type)
+
+
+@pytest.fixture
+def project(web, members):
+    from webapp.projects import services
+
+    return services.create_project(members["producer"], members["producer"].membership.organisation,
+                                   "Dub test", "", ["Andrew", "Feifei"])
+
+
+@pytest.fixture
+def consent_pdf(tmp_path) -> Path:
+    path = tmp_path / "signed form.pdf"
+    path.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+    return path
+
+
+def consent_all(project, user, document: Path) -> None:
+    import datetime as dt
+
+    from webapp.projects import services
+
+    for identity in project.identities.all():
+        services.record_identity_consent(user, identity, person=f"{identity.name} Person", granted_on=dt.date(2026, 1, 5),
+                                         scope="face-swap", document=upload_of(document))
+
+
+def place_faces(project, folders: list[Path]) -> None:
+    """Put already extracted faces where the project's identities keep theirs (extraction is tested apart)."""
+    from webapp.projects.models import media_path
+
+    for identity, folder in zip(project.identities.order_by("pk"), folders):
+        target = media_path(identity.faces_folder())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(folder, target)
+
+
+def short_video() -> Path:
+    return shared_file("video/d0.mp4")

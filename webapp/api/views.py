@@ -1,0 +1,378 @@
+"""The JSON REST API: every action of the pages, token or session authenticated, same roles, same services.
+
+OpenAPI 3 description at /api/schema/ (generated from these views and serializers).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import ValidationError as APIValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from webapp.accounts.models import Role, has_role, membership_of
+from webapp.custody.logs import custody_log, latest_checkpoint
+from webapp.custody.views import asset_history, asset_name
+from webapp.jobs.models import Job
+from webapp.projects import services
+from webapp.projects.models import Identity, Output, Project, Upload, media_path
+from webapp.verify.models import Case
+from webapp.verify.views import open_case
+
+
+class HasRole(BasePermission):
+    """The view's `roles` (organisation admins pass every role check)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not has_role(request.user, *view.roles):
+            return False
+        request.organisation = membership_of(request.user).organisation
+        return True
+
+
+class Base(GenericAPIView):
+    permission_classes = [HasRole]
+    roles: tuple[str, ...] = (Role.PRODUCER,)
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def org_get(self, model, **lookup):
+        field = getattr(model, "ORGANISATION_FIELD", "organisation")
+        return get_object_or_404(model, **{field: self.request.organisation}, **lookup)
+
+    @staticmethod
+    def run(action):
+        try:
+            return action()
+        except ValidationError as exc:
+            raise APIValidationError({"detail": exc.messages}) from None
+
+
+# ---- serializers -------------------------------------------------------------------------------------------
+class IdentitySerializer(serializers.ModelSerializer):
+    custody_name = serializers.CharField(read_only=True)
+    has_consent = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Identity
+        fields = ["id", "name", "custody_name", "has_consent", "consent_person", "consent_granted_on", "consent_seq"]
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Upload
+        fields = ["id", "identity", "purpose", "original_name", "media_type", "size", "sha256", "created"]
+
+
+class OutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Output
+        fields = ["id", "job", "sha256", "watermark_id", "manifest_label", "filename", "created"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    identities = IdentitySerializer(many=True, read_only=True)
+    identity_names = serializers.ListField(child=serializers.CharField(max_length=60), min_length=2, max_length=2,
+                                           write_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "identities", "identity_names", "created"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    fraction = serializers.FloatField(read_only=True)
+    eta_seconds = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "state", "project", "done", "total", "fraction", "eta_seconds", "detail", "error",
+                  "log", "cancel_requested", "result", "created", "started", "finished", "heartbeat"]
+
+
+class UploadIn(serializers.Serializer):
+    file = serializers.FileField()
+    identity = serializers.IntegerField(required=False, help_text="omit for a target video")
+
+
+class ConsentIn(serializers.Serializer):
+    person = serializers.CharField(max_length=120)
+    granted_on = serializers.DateField()
+    scope = serializers.CharField(max_length=60, default="face-swap")
+    document = serializers.FileField()
+
+
+class ExtractIn(serializers.Serializer):
+    upload = serializers.IntegerField()
+    every = serializers.IntegerField(min_value=1, max_value=100, default=6)
+    size = serializers.IntegerField(min_value=64, max_value=512, default=256)
+
+
+class FacesIn(serializers.Serializer):
+    faces = serializers.ListField(child=serializers.CharField(max_length=200))
+
+
+class TrainIn(serializers.Serializer):
+    arch = serializers.CharField(default="original")
+    iterations = serializers.IntegerField(min_value=1)
+    batch = serializers.IntegerField(min_value=1, max_value=256, default=16)
+    size = serializers.IntegerField(min_value=32, max_value=512, required=False)
+    save_every = serializers.IntegerField(min_value=1, default=250)
+
+
+class ConvertIn(serializers.Serializer):
+    target = serializers.IntegerField()
+    direction = serializers.ChoiceField(choices=["a2b", "b2a"], default="a2b")
+    color = serializers.CharField(default="reinhard")
+    mask = serializers.CharField(default="auto")
+    erode = serializers.FloatField(default=0.0, min_value=-20, max_value=20)
+    blur = serializers.FloatField(default=4.0, min_value=0, max_value=30)
+    smooth = serializers.FloatField(default=0.5, min_value=0, max_value=1)
+    frames = serializers.RegexField(r"^\d*:\d*$", required=False, allow_blank=True)
+    format = serializers.ChoiceField(choices=[".mp4", ".gif"], default=".mp4")
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Case
+        fields = ["id", "title", "notes", "original_name", "sha256", "size", "job", "verdict", "c2pa_state", "created"]
+
+
+class CaseIn(serializers.Serializer):
+    clip = serializers.FileField()
+    title = serializers.CharField(max_length=200, required=False, default="")
+    notes = serializers.CharField(required=False, default="")
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# ---- producers ---------------------------------------------------------------------------------------------
+class Projects(Base):
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return Project.objects.filter(organisation=self.request.organisation)
+
+    def get(self, request):
+        return Response(ProjectSerializer(self.paginate_queryset(self.get_queryset()), many=True).data)
+
+    def post(self, request):
+        d = _valid(ProjectSerializer, request)
+        if d["identity_names"][0].strip().lower() == d["identity_names"][1].strip().lower():
+            raise APIValidationError({"identity_names": "the two identities need different names"})
+        project = services.create_project(request.user, request.organisation, d["name"], d.get("description", ""),
+                                          d["identity_names"])
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(Base):
+    serializer_class = ProjectSerializer
+
+    def get(self, request, pk):
+        project = self.org_get(Project, pk=pk)
+        return Response({**ProjectSerializer(project).data,
+                         "uploads": UploadSerializer(project.uploads.all(), many=True).data,
+                         "outputs": OutputSerializer(project.outputs.all(), many=True).data,
+                         "jobs": JobSerializer(project.jobs.all()[:50], many=True).data})
+
+
+class Uploads(Base):
+    serializer_class = UploadIn
+
+    def post(self, request, pk):
+        project = self.org_get(Project, pk=pk)
+        d = _valid(UploadIn, request)
+        identity = project.identities.filter(pk=d["identity"]).first() if d.get("identity") else None
+        if d.get("identity") and identity is None:
+            raise NotFound("no such identity in this project")
+        purpose = Upload.Purpose.SOURCE if identity else Upload.Purpose.TARGET
+        upload = self.run(lambda: services.add_upload(request.user, project, d["file"], identity, purpose))
+        return Response(UploadSerializer(upload).data, status=status.HTTP_201_CREATED)
+
+
+class Consent(Base):
+    serializer_class = ConsentIn
+
+    def post(self, request, pk):
+        identity = self.org_get(Identity, pk=pk)
+        d = _valid(ConsentIn, request)
+        self.run(lambda: services.record_identity_consent(request.user, identity, **d))
+        return Response(IdentitySerializer(identity).data, status=status.HTTP_201_CREATED)
+
+
+class Extract(Base):
+    serializer_class = ExtractIn
+
+    def post(self, request, pk):
+        identity = self.org_get(Identity, pk=pk)
+        d = _valid(ExtractIn, request)
+        upload = get_object_or_404(Upload, pk=d["upload"], project=identity.project)
+        job = self.run(lambda: services.start_extract(request.user, identity, upload, d["every"], d["size"]))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class Faces(Base):
+    serializer_class = FacesIn
+
+    def get(self, request, pk):
+        identity = self.org_get(Identity, pk=pk)
+        faces = services.faces_of(identity)
+        for face in faces:
+            face["url"] = request.build_absolute_uri(reverse("face_image", args=[identity.pk, face["name"]]))
+        return Response(faces)
+
+    def post(self, request, pk):
+        """Remove the named faces from training (moved to rejected/, never deleted)."""
+        identity = self.org_get(Identity, pk=pk)
+        d = _valid(FacesIn, request)
+        return Response({"removed": services.remove_faces(request.user, identity, d["faces"])})
+
+
+class Train(Base):
+    serializer_class = TrainIn
+
+    def post(self, request, pk):
+        project = self.org_get(Project, pk=pk)
+        d = _valid(TrainIn, request)
+        job = self.run(lambda: services.start_train(request.user, project, **d))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class Convert(Base):
+    serializer_class = ConvertIn
+
+    def post(self, request, pk):
+        project = self.org_get(Project, pk=pk)
+        d = dict(_valid(ConvertIn, request))
+        target = get_object_or_404(Upload, pk=d.pop("target"), project=project)
+        job = self.run(lambda: services.start_convert(request.user, project, target, **d))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DownloadLink(Base):
+    serializer_class = None
+
+    def post(self, request, pk):
+        """A signed, short-lived download URL for a sealed output, valid for this user only."""
+        output = self.org_get(Output, pk=pk)
+        url = request.build_absolute_uri(reverse("download") + "?token=" + services.download_token(output, request.user))
+        return Response({"url": url, "sha256": output.sha256})
+
+
+# ---- jobs --------------------------------------------------------------------------------------------------
+def _job_scope(request):
+    jobs = Job.objects.filter(organisation=request.organisation)
+    role = request.user.membership.role
+    if role == Role.VERIFIER:
+        return jobs.filter(kind=Job.Kind.DETECT)
+    if role == Role.PRODUCER:
+        return jobs.exclude(kind=Job.Kind.DETECT)
+    return jobs
+
+
+class Jobs(Base):
+    roles = (Role.PRODUCER, Role.VERIFIER)
+    serializer_class = JobSerializer
+
+    def get(self, request):
+        return Response(JobSerializer(self.paginate_queryset(_job_scope(request)), many=True).data)
+
+
+class JobDetail(Base):
+    roles = (Role.PRODUCER, Role.VERIFIER)
+    serializer_class = JobSerializer
+
+    def get(self, request, pk):
+        return Response(JobSerializer(get_object_or_404(_job_scope(request), pk=pk)).data)
+
+
+class JobCancel(Base):
+    roles = (Role.PRODUCER, Role.VERIFIER)
+    serializer_class = None
+
+    def post(self, request, pk):
+        job = get_object_or_404(_job_scope(request), pk=pk)
+        services.cancel(job)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# ---- verifiers ---------------------------------------------------------------------------------------------
+class Cases(Base):
+    roles = (Role.VERIFIER,)
+    serializer_class = CaseIn
+
+    def get(self, request):
+        cases = Case.objects.filter(organisation=request.organisation)
+        return Response(CaseSerializer(self.paginate_queryset(cases), many=True).data)
+
+    def post(self, request):
+        d = _valid(CaseIn, request)
+        case = self.run(lambda: open_case(request.user, d["clip"], d["title"], d["notes"]))
+        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetail(Base):
+    roles = (Role.VERIFIER,)
+    serializer_class = CaseSerializer
+
+    def get(self, request, pk):
+        case = self.org_get(Case, pk=pk)
+        report = media_path(case.folder()) / "report.json"
+        return Response({**CaseSerializer(case).data,
+                         "report": json.loads(report.read_text()) if report.is_file() else None})
+
+
+# ---- auditors ----------------------------------------------------------------------------------------------
+class Custody(Base):
+    roles = (Role.AUDITOR,)
+    serializer_class = None
+
+    def get(self, request):
+        with custody_log() as log:
+            return Response({"size": log.store.size(), "checkpoint": latest_checkpoint(log)})
+
+
+class CustodyVerify(Base):
+    roles = (Role.AUDITOR,)
+    serializer_class = None
+
+    def post(self, request):
+        """Verify the whole log: every entry's hash chain, every signed checkpoint."""
+        with custody_log() as log:
+            return Response(log.verify().to_json())
+
+
+class CustodyAsset(Base):
+    roles = (Role.AUDITOR, Role.PRODUCER)
+    serializer_class = None
+
+    def get(self, request, sha256):
+        if len(sha256) != 64 or asset_name(request.organisation, sha256.lower()) is None:
+            raise NotFound("no asset of your organisation has this hash")
+        with custody_log() as log:
+            checkpoint, events = asset_history(log, sha256.lower())
+        return Response({"sha256": sha256, "checkpoint": checkpoint, "events": events})
+
+
+class Me(Base):
+    roles = (Role.PRODUCER, Role.VERIFIER, Role.AUDITOR)
+    serializer_class = None
+
+    def get(self, request):
+        member = request.user.membership
+        if member is None:
+            raise PermissionDenied()
+        return Response({"user": request.user.get_username(), "role": member.role,
+                         "organisation": member.organisation.name})

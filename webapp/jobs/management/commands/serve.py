@@ -1,0 +1,46 @@
+"""`faceproof serve`: the web app and one job worker in one process; nothing else to start."""
+
+from __future__ import annotations
+
+import threading
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from huey.consumer_options import ConsumerConfig
+from huey.contrib.djhuey import HUEY
+
+from webapp.custody.logs import ensure_keys
+
+
+class Command(BaseCommand):
+    help = "Serve the web app (waitress) and run one job worker beside it. Ctrl+C stops both."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--threads", type=int, default=8, help="web request threads")
+        parser.add_argument("--workers", type=int, default=1, help="jobs that may run at once")
+        parser.add_argument("--no-migrate", action="store_true", help="do not bring the database schema up to date")
+
+    def handle(self, *args, **options):
+        from waitress import create_server
+
+        from webapp.wsgi import application
+
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        ensure_keys()  # the signing and custody keys exist before the first job needs them
+        server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"],
+                               max_request_body_size=settings.FACEPROOF_MAX_UPLOAD_BYTES + 1024 * 1024)
+        threading.Thread(target=server.run, name="web", daemon=True).start()
+        self.stdout.write(f"faceproof: http://{options['host']}:{options['port']}/ (data in {settings.FACEPROOF_HOME}); "
+                          f"{options['workers']} job worker(s)", ending="\n")
+        self.stdout.flush()
+        config = ConsumerConfig(**{**settings.HUEY.get("consumer", {}), "workers": options["workers"]})
+        config.validate()
+        consumer = HUEY.create_consumer(**config.values)
+        try:
+            consumer.run()  # in the main thread: it owns the signal handlers (SIGINT/SIGTERM stop cleanly)
+        finally:
+            server.close()

@@ -1,0 +1,124 @@
+"""The queue carries job ids only; each job runs in its own process (`faceproof runjob ID`) watched from here.
+
+The watcher keeps the heartbeat fresh while the job's process lives, kills it if a stop request goes unheard
+for STOP_GRACE seconds, and records a death it did not expect (a crash, an out-of-memory kill) as a failure in
+plain words. When a worker itself dies, `recover()` runs on the next start (and every minute): a training job
+whose worker vanished resumes from its last checkpoint; any other such job is marked failed. Inputs, faces,
+checkpoints and custody events are files and log entries that outlive both.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+
+from webapp.jobs.models import Job
+
+STOP_GRACE = 120.0  # seconds a job may take to stop cleanly (a trainer saving its checkpoint) before it is killed
+POLL = 1.0
+MAX_RESUMES = 3
+
+
+def worker_name(pid: int | None = None) -> str:
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
+
+
+def child_environment() -> dict[str, str]:
+    """The job process joins this process's exact database and media folder (tests use temporary ones)."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    env["FACEPROOF_DB_NAME"] = str(connection.settings_dict["NAME"])
+    env["FACEPROOF_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
+    return env
+
+
+def enqueue(job: Job) -> None:
+    execute(job.pk)
+
+
+@db_task()
+def execute(job_id: int) -> None:
+    if getattr(settings, "FACEPROOF_JOBS_INLINE", False):  # tests: no second process, same database connection
+        from webapp.jobs import runner
+
+        runner.run(job_id)
+        return
+    Job.objects.filter(pk=job_id).update(worker=worker_name())
+    process = subprocess.Popen([sys.executable, "-m", "webapp", "runjob", str(job_id)], env=child_environment())
+    Job.objects.filter(pk=job_id).update(worker=worker_name(process.pid))
+    watch(job_id, process)
+
+
+def watch(job_id: int, process: subprocess.Popen) -> None:
+    stop_asked: float | None = None
+    while process.poll() is None:
+        time.sleep(POLL)
+        Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(heartbeat=timezone.now())
+        if stop_asked is None and Job.objects.filter(pk=job_id, cancel_requested=True).exists():
+            stop_asked = time.monotonic()
+        if stop_asked is not None and time.monotonic() - stop_asked > STOP_GRACE:
+            process.kill()
+    code = process.wait()
+    job = Job.objects.get(pk=job_id)
+    if not job.is_final:
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        job.state, job.finished = Job.State.FAILED, timezone.now()
+        job.error = (f"the job's process ended unexpectedly ({how}); inputs and custody records are kept"
+                     + ("; the model keeps its last checkpoint: press Resume" if job.kind == Job.Kind.TRAIN else ""))
+        job.append_log(job.error)
+        job.save()
+
+
+def _pid_alive(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's worker: only its heartbeat can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover() -> list[int]:
+    """Jobs that were running on a worker that is gone: training resumes, anything else fails plainly."""
+    recovered = []
+    for job in Job.objects.filter(state=Job.State.RUNNING):
+        if not (job.is_stale or not _pid_alive(job.worker)):
+            continue
+        if job.kind == Job.Kind.TRAIN and job.attempts < MAX_RESUMES and not job.cancel_requested:
+            job.state = Job.State.QUEUED
+            job.append_log("the worker stopped while training; resuming from the last checkpoint")
+            job.save()
+            enqueue(job)
+        else:
+            job.state, job.finished = Job.State.FAILED, timezone.now()
+            job.error = "the worker stopped while this job ran (a crash or a restart); inputs are kept: run it again"
+            job.append_log(job.error)
+            job.save()
+        recovered.append(job.pk)
+    return recovered
+
+
+@on_startup()
+def _recover_on_start() -> None:
+    if not HUEY.immediate:
+        recover()
+    connection.close()
+
+
+@db_periodic_task(crontab(minute="*"))
+def recover_every_minute() -> None:
+    recover()

@@ -1,0 +1,196 @@
+"""The producer's pages: projects, identities and consent, uploads, faces review, training, conversion, download."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from webapp.accounts.access import org_object, role_required
+from webapp.accounts.models import Role, has_role
+from webapp.jobs.models import Job
+from webapp.jobs.runner import model_ready, previews
+from webapp.projects import services
+from webapp.projects.forms import ConsentForm, ConvertForm, ExtractForm, ProjectForm, TrainForm, UploadForm
+from webapp.projects.models import Identity, Output, Project, Upload
+
+PRODUCER = (Role.PRODUCER,)
+
+
+def _errors(request, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+@role_required(Role.PRODUCER, Role.VERIFIER, Role.AUDITOR)
+def home(request):
+    if has_role(request.user, Role.PRODUCER):
+        return redirect("projects")
+    return redirect("cases" if has_role(request.user, Role.VERIFIER) else "custody")
+
+
+@role_required(*PRODUCER)
+def project_list(request):
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        project = services.create_project(request.user, request.organisation, d["name"], d["description"],
+                                          [d["identity_a"], d["identity_b"]])
+        return redirect("project", project.pk)
+    projects = Project.objects.filter(organisation=request.organisation)
+    return render(request, "projects/list.html", {"projects": projects, "form": form})
+
+
+@role_required(*PRODUCER)
+def project_detail(request, pk):
+    project = org_object(request, Project, pk=pk)
+    model = services.model_path(project)
+    train_job = project.jobs.filter(kind=Job.Kind.TRAIN).first()
+    context = {
+        "project": project,
+        "identities": project.identities.all(),
+        "uploads": project.uploads.exclude(purpose=Upload.Purpose.CONSENT),
+        "jobs": project.jobs.all()[:20],
+        "outputs": project.outputs.all(),
+        "upload_form": UploadForm(project=project),
+        "train_form": TrainForm(initial={"iterations": (train_job.params["iterations"] if train_job else 100_000)}),
+        "convert_form": ConvertForm(project=project),
+        "train_job": train_job,
+        "model_ready": model_ready(model),
+        "has_preview": previews(model)[0].is_file(),
+    }
+    return render(request, "projects/detail.html", context)
+
+
+@role_required(*PRODUCER)
+@require_POST
+def upload(request, pk):
+    project = org_object(request, Project, pk=pk)
+    form = UploadForm(request.POST, request.FILES, project=project)
+    if form.is_valid():
+        identity = form.cleaned_data["identity"]
+        purpose = Upload.Purpose.SOURCE if identity else Upload.Purpose.TARGET
+        try:
+            stored = services.add_upload(request.user, project, form.cleaned_data["file"], identity, purpose)
+            messages.success(request, f"{stored.original_name}: accepted as {stored.media_type}")
+        except ValidationError as exc:
+            _errors(request, exc)
+    else:
+        messages.error(request, "choose a file to upload")
+    return redirect("project", pk)
+
+
+@role_required(*PRODUCER)
+def identity_detail(request, pk):
+    identity = org_object(request, Identity, pk=pk)
+    consent_form = ConsentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and consent_form.is_valid():
+        d = consent_form.cleaned_data
+        try:
+            services.record_identity_consent(request.user, identity, person=d["person"], granted_on=d["granted_on"],
+                                             scope=d["scope"], document=d["document"])
+            messages.success(request, f"consent for {identity.name} recorded in the custody log (entry {identity.consent_seq})")
+            return redirect("identity", pk)
+        except ValidationError as exc:
+            _errors(request, exc)
+    context = {"identity": identity, "project": identity.project, "consent_form": consent_form,
+               "extract_form": ExtractForm(identity=identity), "faces": services.faces_of(identity),
+               "jobs": identity.project.jobs.filter(kind=Job.Kind.EXTRACT, params__identity=identity.pk)[:5]}
+    return render(request, "projects/identity.html", context)
+
+
+@role_required(*PRODUCER)
+@require_POST
+def extract(request, pk):
+    identity = org_object(request, Identity, pk=pk)
+    form = ExtractForm(request.POST, identity=identity)
+    if not form.is_valid():
+        messages.error(request, "choose source footage and valid settings")
+        return redirect("identity", pk)
+    d = form.cleaned_data
+    job = services.start_extract(request.user, identity, d["upload"], d["every"], d["size"])
+    return redirect("job", job.pk)
+
+
+@role_required(*PRODUCER)
+def face_image(request, pk, name):
+    identity = org_object(request, Identity, pk=pk)
+    try:
+        return FileResponse(open(services.face_file(identity, name), "rb"), content_type="image/png")
+    except FileNotFoundError:
+        raise Http404("no such face") from None
+
+
+@role_required(*PRODUCER)
+@require_POST
+def remove_faces(request, pk):
+    identity = org_object(request, Identity, pk=pk)
+    removed = services.remove_faces(request.user, identity, request.POST.getlist("face"))
+    messages.success(request, f"{removed} face(s) moved to rejected/")
+    return redirect("identity", pk)
+
+
+@role_required(*PRODUCER)
+@require_POST
+def train(request, pk):
+    project = org_object(request, Project, pk=pk)
+    form = TrainForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "check the training settings")
+        return redirect("project", pk)
+    try:
+        job = services.start_train(request.user, project, **form.cleaned_data)
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect("project", pk)
+    return redirect("job", job.pk)
+
+
+@role_required(*PRODUCER)
+@require_POST
+def convert(request, pk):
+    project = org_object(request, Project, pk=pk)
+    form = ConvertForm(request.POST, project=project)
+    if not form.is_valid():
+        messages.error(request, "check the conversion settings: " + "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items()))
+        return redirect("project", pk)
+    options = dict(form.cleaned_data)
+    target = options.pop("target")
+    try:
+        job = services.start_convert(request.user, project, target, **options)
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect("project", pk)
+    return redirect("job", job.pk)
+
+
+@role_required(*PRODUCER)
+def model_picture(request, pk, which):
+    project = org_object(request, Project, pk=pk)
+    preview, curve = previews(services.model_path(project))
+    path = {"preview": preview, "loss": curve}.get(which)
+    if path is None or not path.is_file():
+        raise Http404("not made yet")
+    return FileResponse(open(path, "rb"), content_type="image/png")
+
+
+@role_required(*PRODUCER)
+@require_POST
+def download_link(request, pk):
+    """A short-lived link bound to this user; the page then follows it."""
+    output = org_object(request, Output, pk=pk)
+    return redirect(reverse("download") + "?token=" + services.download_token(output, request.user))
+
+
+@role_required(*PRODUCER)
+def download(request):
+    token = request.GET.get("token", "")
+    try:
+        output = org_object(request, Output, pk=services.check_download(token, request.user))
+        path = services.release(output, request.user)
+    except ValidationError as exc:
+        return HttpResponseBadRequest(exc.messages[0])
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=output.filename)
