@@ -229,7 +229,8 @@ def false_positives(segment: int, other_keys: int, clips: list[MarkedClip]) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", nargs="+", default=["d3.mp4", "d9.mp4", "d12.mp4", "d10.mp4", "d14.mp4", "retalk1.mp4"])
+    clips = [f"{name}.mp4" for name in ("d3", "d9", "d12", "d10", "d14", "retalk1")]
+    parser.add_argument("--clips", nargs="+", default=clips)
     parser.add_argument("--frames", type=int, default=90)
     parser.add_argument("--null-segment", type=int, default=30, help="frames per unmarked segment")
     parser.add_argument("--hard-keys", type=int, default=2, help="more random keys for 360p + CRF 28")
@@ -254,7 +255,8 @@ def main() -> None:
         portrait, _ = mark_clip("d13.mp4", 30, work)
         for clip in (marked[0], portrait):
             decode_ms, detect_ms = detect_speed(clip)
-            print(f"detect 1 s of {clip.info.width}x{clip.info.height} video ({clip.name}, {round(float(clip.info.fps))} "
+            size = f"{clip.info.width}x{clip.info.height}"
+            print(f"detect 1 s of {size} video ({clip.name}, {round(float(clip.info.fps))} "
                   f"frames): decode {decode_ms:.0f} ms + detect {detect_ms:.0f} ms")
         false_positives(args.null_segment, args.other_keys, list(marked))
 

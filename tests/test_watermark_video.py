@@ -14,6 +14,8 @@ from provenance.home import custody_db_path, watermark_key_path
 from provenance.registry import RegistryEntry, WatermarkRegistry
 from provenance.watermark import ALPHA, FrameEmbedder, detect_frames, embed_frame
 from provenance.watermark.embed import STRENGTH_FLOOR
+from provenance.watermark.pattern import tile_layout
+from provenance.watermark.sync import band_limited_spectrum, fold, locate, nominal_periods, residual
 from swapcore import media
 from tests.conftest import shared_file
 from webapp.cli import main as faceproof
@@ -102,6 +104,18 @@ def test_unmarked_clips_are_absent():
         detection = detect_frames(_frames(shared_file(name), stop=FRAMES), SECRET)
         assert not detection.present and detection.p_value > ALPHA, detection
         assert detection.watermark_id is None
+
+
+def test_null_sync_scores_have_unit_scale():
+    """The sync p-value assumes z is a unit-norm Rademacher sum without the mark: over random keys, the best of
+    4096 shifts should then sit near the expected maximum of 4096 unit normals (about 3.6), far below 6.96."""
+    frames = _frames(shared_file("video/d9.mp4"), stop=10)
+    mean = np.mean([residual(frame) for frame in frames], axis=0)
+    periods = nominal_periods(*frames[0].shape[:2])
+    spectrum = band_limited_spectrum(fold(mean, *periods, False))
+    rng = np.random.default_rng(0)
+    best = [locate(spectrum, tile_layout(rng.bytes(32)), periods, False).z_score for _ in range(64)]
+    assert 3.0 < np.mean(best) < 4.2 and max(best) < 5.5
 
 
 def test_wrong_key_finds_nothing(marked_clip):

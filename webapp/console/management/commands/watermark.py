@@ -57,7 +57,7 @@ class Command(StageCommand):
     help = "Embed or detect the invisible faceproof watermark (32-bit ID) in a video."
 
     def add_arguments(self, parser):
-        parser.add_argument("--key", type=Path, help="watermark key file (default: the installation's, with its signing keys)")
+        parser.add_argument("--key", type=Path, help="watermark key file (default: the installation's own)")
         actions = parser.add_subparsers(dest="action", required=True)
         embed = actions.add_parser("embed", help="write a watermarked copy (unsigned: seal it before delivery)")
         embed.add_argument("input", type=Path)
