@@ -100,7 +100,7 @@ def _reported(url: str) -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__  # libpq's hint lines follow
         raise CustodyError(f"{_safe_url(url)}: custody database unavailable ({reason})") from None
 
 
