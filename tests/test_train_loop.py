@@ -182,3 +182,14 @@ def test_hires_learns_its_mask(training_faces, tmp_path):
     with torch.no_grad():
         _, mask = loaded.model(torch.rand(1, 3, 128, 128), 0)
     assert mask.shape == (1, 1, 128, 128)
+
+
+def test_plateau_and_time_limit_stop_cleanly(training_faces, tmp_path):
+    # A 99 % improvement per save is never reached: the second in-loop save counts as a plateau.
+    summary = train(training_faces, tmp_path / "plateau", arch="lite", batch=2, iterations=1000, save_every=2,
+                    plateau_patience=1, plateau_delta=0.99)
+    assert (summary.stop_reason, summary.iteration) == ("plateau", 4)
+    assert sorted(_rows(tmp_path / "plateau")) == [0, 2, 4]
+    timed = train(training_faces, tmp_path / "timed", arch="lite", batch=2, iterations=1000, time_limit=0.0)
+    assert (timed.stop_reason, timed.iteration) == ("time limit", 0)
+    assert load_model(tmp_path / "timed").iteration == 0

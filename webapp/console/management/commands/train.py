@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import torch
 from tqdm import tqdm
 
 from swapcore.models import ARCHITECTURES
@@ -44,8 +45,12 @@ class Command(StageCommand):
         parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
         parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
         parser.add_argument("--seed", type=int, default=0, help="random seed of a new model")
+        parser.add_argument("--threads", type=int, default=None,
+                            help="CPU threads (default: one per core; 1 is far faster when other jobs share the cores)")
 
     def run(self, **options) -> None:
+        if options["threads"]:
+            torch.set_num_threads(options["threads"])
         handler = _TqdmHandler()
         logger = logging.getLogger("swapcore.training")
         logger.addHandler(handler)
