@@ -259,3 +259,20 @@ def test_unreliable_detections_are_skipped_and_interpolated(short_alignments):
     repaired = _poses(broken, 0.0)
     for index in (10, 14, 15):  # the bad ones were bridged from their neighbours: near the truth, not the jump
         assert np.abs(repaired[index] - clean[index])[:2].max() < 0.03  # within 3 % of the face size
+
+
+@pytest.mark.slow
+def test_learned_mask_of_a_hires_model_is_used_and_clipped_by_the_hull(training_faces, short_clip, short_alignments,
+                                                                        tmp_path):
+    train(training_faces, tmp_path / "hires", arch="hires", batch=2, iterations=2, save_every=2)
+    model = load_model(tmp_path / "hires")
+
+    def changed(mask: str) -> list[np.ndarray]:
+        settings = SwapSettings(mask=mask, color="none")
+        return [np.any(r.swapped != r.original, axis=-1)
+                for r in swap_frames(short_clip, model, settings, frames=(0, 3), alignments=short_alignments)]
+
+    hull, learned, both = changed("hull"), changed("learned"), changed("learned+hull")
+    for h, l, b in zip(hull, learned, both, strict=True):
+        assert not np.array_equal(h, l) and b.any()
+        assert not (b & ~h).any()  # learned+hull never reaches beyond the hull

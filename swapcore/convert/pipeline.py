@@ -169,6 +169,8 @@ def swap_frames(
     info = info or media.probe(target)
     start, stop = frames
     end = min(stop if stop is not None else info.frame_count, info.frame_count)
+    if start < 0 or (stop is not None and stop <= start):
+        raise SwapcoreError(f"the frame range needs 0 <= start < stop, got {start}:{stop}")
     if start >= info.frame_count:
         raise SwapcoreError(f"--frames starts at {start}, but {target.name} has {info.frame_count} frames")
     swapper = _Swapper(model, settings)

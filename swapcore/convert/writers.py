@@ -127,7 +127,13 @@ class GifWriter(Writer):
         palette = frames[0].filter("palettegen", stats_mode="single")
         graph = ffmpeg.filter([frames[1], palette], "paletteuse", new=1).output(str(self.encoded), format="gif")
         command = [media.ffmpeg_exe(), "-nostdin", "-loglevel", "error", *graph.overwrite_output().get_args()]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self.log)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self.log)
+        except OSError as exc:
+            self.encoded.unlink(missing_ok=True)
+            self.log.close()
+            self.session.abort(f"the GIF encoder could not start: {exc}")
+            raise MediaError(f"{output.name}: the GIF encoder could not start ({exc})") from None
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.spec.height, self.spec.width, 3):
