@@ -1,5 +1,6 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.renderers import JSONOpenAPIRenderer
 from rest_framework.schemas import get_schema_view
 
 from webapp.api import views
@@ -25,6 +26,7 @@ urlpatterns = [
     path("custody/verify/", views.CustodyVerify.as_view(), name="api_custody_verify"),
     path("custody/assets/<str:sha256>/", views.CustodyAsset.as_view(), name="api_custody_asset"),
     path("schema/", get_schema_view(title="faceproof API", version="1", public=True,
+                                    renderer_classes=[JSONOpenAPIRenderer],
                                     description="Token auth: POST /api/token/ {username, password}, then "
                                                 "`Authorization: Token KEY`."), name="api_schema"),
 ]

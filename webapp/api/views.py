@@ -17,6 +17,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.schemas.openapi import AutoSchema
 
 from webapp.accounts.models import Role, has_role, membership_of
 from webapp.custody.logs import custody_log, latest_checkpoint
@@ -38,10 +39,19 @@ class HasRole(BasePermission):
         return True
 
 
+class Empty(serializers.Serializer):
+    """No request body."""
+
+
 class Base(GenericAPIView):
+    serializer_class = Empty
     permission_classes = [HasRole]
     roles: tuple[str, ...] = (Role.PRODUCER,)
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.schema = AutoSchema(operation_id_base=cls.__name__)  # unique operationIds in the OpenAPI description
 
     def org_get(self, model, **lookup):
         field = getattr(model, "ORGANISATION_FIELD", "organisation")
@@ -261,7 +271,6 @@ class Convert(Base):
 
 
 class DownloadLink(Base):
-    serializer_class = None
 
     def post(self, request, pk):
         """A signed, short-lived download URL for a sealed output, valid for this user only."""
@@ -299,7 +308,6 @@ class JobDetail(Base):
 
 class JobCancel(Base):
     roles = (Role.PRODUCER, Role.VERIFIER)
-    serializer_class = None
 
     def post(self, request, pk):
         job = get_object_or_404(_job_scope(request), pk=pk)
@@ -337,7 +345,6 @@ class CaseDetail(Base):
 # ---- auditors ----------------------------------------------------------------------------------------------
 class Custody(Base):
     roles = (Role.AUDITOR,)
-    serializer_class = None
 
     def get(self, request):
         with custody_log() as log:
@@ -346,7 +353,6 @@ class Custody(Base):
 
 class CustodyVerify(Base):
     roles = (Role.AUDITOR,)
-    serializer_class = None
 
     def post(self, request):
         """Verify the whole log: every entry's hash chain, every signed checkpoint."""
@@ -356,7 +362,6 @@ class CustodyVerify(Base):
 
 class CustodyAsset(Base):
     roles = (Role.AUDITOR, Role.PRODUCER)
-    serializer_class = None
 
     def get(self, request, sha256):
         if len(sha256) != 64 or asset_name(request.organisation, sha256.lower()) is None:
@@ -368,7 +373,6 @@ class CustodyAsset(Base):
 
 class Me(Base):
     roles = (Role.PRODUCER, Role.VERIFIER, Role.AUDITOR)
-    serializer_class = None
 
     def get(self, request):
         member = request.user.membership
