@@ -46,8 +46,6 @@ EVAL = {
     "d6": "video/d6.mp4", "d10": "video/d10.mp4", "d12": "video/d12.mp4", "d14": "video/d14.mp4",
     "retalk4": "video/retalk4.mp4", "retalk5": "video/retalk5.mp4",
     "feifeili": "faces/styletalk_source/feifeili_clip1.mp4", "furious2": "faces/styletalk_style/furious_talk2_clip1.mp4",
-    "nice": "faces/styletalk_style/nice_clip1.mp4", "spata": "faces/styletalk_style/spata_clip1.mp4",
-    "surprisegirl": "faces/styletalk_style/surprisegirl_clip2.mp4",
 }
 FIT_CRFS = (12, 23, 35)
 CRFS = (23, 35)  # evaluation conditions

@@ -1,0 +1,54 @@
+"""faceproof detect VIDEO [--report out.html] [--json out.json]: look for signs of a face swap, with provenance.
+
+Prints the provenance findings and the verdict; the HTML report adds the score timeline, per-cue reasons,
+heatmaps and per-face breakdown. Exits 0 whatever the verdict: a verdict is evidence for a person to weigh,
+not a pass/fail gate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detector import analyse
+from detector.report import VERDICTS, Report
+from webapp.console.base import StageCommand
+from webapp.console.progress import progress_bar
+
+
+def summary(report: Report) -> str:
+    data = report.to_json()
+    provenance, analysis = data["provenance"], data["analysis"]
+    mark = provenance["watermark"]
+    lines = [f"C2PA: {provenance['c2pa']['state']} - {provenance['c2pa']['meaning']}"]
+    if not mark.get("tested"):
+        lines.append(f"watermark: not tested ({mark['reason']})")
+    else:
+        found = f"found, ID {mark['watermark_id']}" if mark.get("present") else "none found"
+        lines.append(f"watermark: {found} ({mark['frames_used']} frames)")
+    if provenance["registry"]:
+        lines.append(f"registry: made here as {provenance['registry']['output_name']}")
+    lines.append(f"custody events: {len(provenance['custody'])}")
+    score = "" if analysis["probability"] is None else f" (score {analysis['probability']:.0%})"
+    lines.append(f"verdict: {analysis['verdict'].upper()}{score}: {VERDICTS[analysis['verdict']]}")
+    lines += [f"  {r['cue']:10s} {r['contribution']:+.2f}  {r['reason']}" for r in analysis["reasons"]]
+    lines.append(f"{len(analysis['tracks'])} face track(s) judged in {data['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+class Command(StageCommand):
+    help = "Analyse a video for face-swap artefacts (blur, seams, flicker, temporal) and report its provenance."
+
+    def add_arguments(self, parser):
+        parser.add_argument("video", type=Path)
+        parser.add_argument("--report", type=Path, help="write the self-contained HTML report here")
+        parser.add_argument("--json", type=Path, help="write the JSON report here")
+        parser.add_argument("--max-frames", type=int, help="analyse at most this many frames")
+
+    def run(self, **options):
+        with progress_bar("detect") as progress:
+            report = analyse(options["video"], progress=progress, max_frames=options["max_frames"])
+        self.stdout.write(summary(report))
+        if options["report"]:
+            self.stdout.write(f"report: {report.write_html(options['report'])}")
+        if options["json"]:
+            self.stdout.write(f"json: {report.write_json(options['json'])}")
