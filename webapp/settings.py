@@ -99,6 +99,7 @@ LOGOUT_REDIRECT_URL = "login"
 MEDIA_ROOT = Path(os.environ.get("FACEPROOF_MEDIA_ROOT", FACEPROOF_HOME / "media"))
 STATIC_URL = "/static/"
 STATIC_ROOT = FACEPROOF_HOME / "static"
+STATICFILES_DIRS = [BASE_DIR / "webapp" / "static"]
 WHITENOISE_USE_FINDERS = True  # static files straight from the package: no collectstatic step for `serve`
 FACEPROOF_MAX_UPLOAD_BYTES = int(float(os.environ.get("FACEPROOF_MAX_UPLOAD_MB", "500")) * 1024 * 1024)
 FACEPROOF_UPLOADS_PER_MINUTE = int(os.environ.get("FACEPROOF_UPLOADS_PER_MINUTE", "20"))

@@ -49,7 +49,9 @@ class ExtractForm(forms.Form):
 
     def __init__(self, *args, identity, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["upload"].queryset = identity.uploads.filter(purpose=Upload.Purpose.SOURCE)
+        sources = identity.uploads.filter(purpose=Upload.Purpose.SOURCE)
+        self.fields["upload"].queryset = sources
+        self.fields["upload"].empty_label = None  # the newest footage is chosen until the user picks another
 
 
 class TrainForm(forms.Form):

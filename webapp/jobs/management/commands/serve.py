@@ -22,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8, help="web request threads")
         parser.add_argument("--workers", type=int, default=1, help="jobs that may run at once")
         parser.add_argument("--no-migrate", action="store_true", help="do not bring the database schema up to date")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="web only: jobs run on workers started elsewhere (`faceproof run_huey`, Redis queue)")
 
     def handle(self, *args, **options):
         from waitress import create_server
@@ -33,11 +35,15 @@ class Command(BaseCommand):
         ensure_keys()  # the signing and custody keys exist before the first job needs them
         server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"],
                                max_request_body_size=settings.FACEPROOF_MAX_UPLOAD_BYTES + 1024 * 1024)
-        threading.Thread(target=server.run, name="web", daemon=True).start()
+        workers = 0 if options["no_worker"] else options["workers"]
         self.stdout.write(f"faceproof: http://{options['host']}:{options['port']}/ (data in {settings.FACEPROOF_HOME}); "
-                          f"{options['workers']} job worker(s)", ending="\n")
+                          f"{workers} job worker(s) here", ending="\n")
         self.stdout.flush()
-        config = ConsumerConfig(**{**settings.HUEY.get("consumer", {}), "workers": options["workers"]})
+        if not workers:
+            server.run()
+            return
+        threading.Thread(target=server.run, name="web", daemon=True).start()
+        config = ConsumerConfig(**{**settings.HUEY.get("consumer", {}), "workers": workers})
         config.validate()
         consumer = HUEY.create_consumer(**config.values)
         try:
