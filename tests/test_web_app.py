@@ -11,7 +11,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.web_fixtures import *  # noqa: F403  (fixtures)
-from tests.web_fixtures import PASSWORD, client_for, consent_all, make_member, short_video, upload_of
+from tests.web_fixtures import (PASSWORD, client_for, consent_all, make_member, request_cancel_at, short_video,
+                                upload_of)
 
 pytestmark = pytest.mark.django_db
 
@@ -210,7 +211,6 @@ def test_extract_job_then_faces_grid_review(project, members, web, django_captur
 
 def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, members, web, monkeypatch):
     from webapp.jobs import runner
-    from webapp.jobs.models import Job
     from webapp.projects import services
     from webapp.projects.models import media_path
 
@@ -218,15 +218,7 @@ def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, me
     identity = project.identities.first()
     upload = _source_upload(client_for(user), project, identity)
     job = services.start_extract(user, identity, upload, every=13, size=64)  # on_commit not run: stays queued
-    original = runner.Reporter.__call__
-
-    def cancel_midway(self, done, total, detail=""):
-        if done == 2:
-            Job.objects.filter(pk=self.job.pk).update(cancel_requested=True)
-            self.last = 0.0
-        original(self, done, total, detail)
-
-    monkeypatch.setattr(runner.Reporter, "__call__", cancel_midway)
+    request_cancel_at(monkeypatch, 2)
     runner.run(job.pk)
     job.refresh_from_db()
     assert job.state == "cancelled" and 2 <= job.done < 6

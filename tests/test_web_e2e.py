@@ -130,7 +130,7 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
         page.fill("#id_size", "64")
         page.get_by_role("button", name="Extract").click()
         _wait_job(page)
-        page.get_by_role("link", name=f"← Interview dub").click()
+        page.get_by_role("link", name="← Interview dub").click()
         page.get_by_role("link", name="Consent, extraction and faces").nth(index).click()
         assert page.locator(".grid img").count() >= 20
         page.screenshot(path=shots / f"02_faces_{name}.png", full_page=True)

@@ -7,11 +7,12 @@ The flows that train a model are marked slow (a tiny model still costs ~30 s her
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from tests.web_fixtures import *  # noqa: F403  (fixtures)
-from tests.web_fixtures import client_for, consent_all, place_faces, short_video, upload_of
+from tests.web_fixtures import client_for, consent_all, place_faces, request_cancel_at, short_video, upload_of
 
 pytestmark = pytest.mark.django_db
 TINY = {"arch": "lite", "iterations": 4, "batch": 2, "save_every": 2}
@@ -129,16 +130,20 @@ def test_auditor_browses_verifies_and_exports_a_bundle_that_checks_offline(train
     assert auditor.post("/custody/verify/", {}).status_code == 200
 
 
-def test_verifier_case_reports_provenance_first_and_keeps_history(members, web, django_capture_on_commit_callbacks):
+def test_verifier_case_reports_provenance_first_and_keeps_history(members, web, tmp_path,
+                                                                  django_capture_on_commit_callbacks):
     from detector.score import default_path
+    from swapcore.media import ffmpeg_exe
     from webapp.verify.models import Case
 
     if not default_path().is_file():
         pytest.skip(f"the detector has no calibration file yet ({default_path()})")
-
+    clip = tmp_path / "suspect clip.mp4"  # the first 12 frames: the analysis, not its length, is under test
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(short_video()), "-frames:v", "12", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
     client = client_for(members["verifier"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/cases/", {"clip": upload_of(short_video(), "suspect clip.mp4"), "title": "tip line"})
+        response = client.post("/cases/", {"clip": upload_of(clip), "title": "tip line"})
     case = Case.objects.get()
     assert response["Location"] == f"/cases/{case.pk}/" and case.job.state == "succeeded", case.job.error
     assert case.c2pa_state and case.verdict
@@ -187,3 +192,29 @@ def test_rest_api_with_a_token(members, web, consent_pdf, django_capture_on_comm
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json", **auth)
     paths = json.loads(schema.content)["paths"]
     assert {"/api/projects/", "/api/projects/{id}/train/", "/api/cases/", "/api/custody/verify/"} <= set(paths)
+
+
+@pytest.mark.slow
+def test_stop_saves_a_checkpoint_and_resume_continues_from_it(project, members, web, consent_pdf, training_faces,
+                                                               monkeypatch):
+    from swapcore.training.bundle import CHECKPOINT
+    from webapp.jobs import runner
+    from webapp.projects import services
+    from webapp.projects.models import media_path
+
+    user = members["producer"]
+    consent_all(project, user, consent_pdf)
+    place_faces(project, training_faces)
+    job = services.start_train(user, project, arch="lite", iterations=1000, batch=2, save_every=100)
+    original = runner.Reporter.__call__
+    request_cancel_at(monkeypatch, 3)
+    runner.run(job.pk)  # the stop reaches the trainer as SIGTERM in this (main) thread: it saves, then returns
+    job.refresh_from_db()
+    assert job.state == "stopped" and job.result["stop_reason"] == "interrupted", job.error
+    stopped_at = job.result["iteration"]
+    assert 3 <= stopped_at < 100 and (media_path(services.model_path(project)) / CHECKPOINT).is_file()
+    monkeypatch.setattr(runner.Reporter, "__call__", original)
+    resumed = services.start_train(user, project, arch="lite", iterations=stopped_at + 2, batch=2, save_every=100)
+    runner.run(resumed.pk)
+    resumed.refresh_from_db()
+    assert resumed.state == "succeeded" and resumed.result["iteration"] == stopped_at + 2

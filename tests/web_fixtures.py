@@ -105,3 +105,19 @@ def place_faces(project, folders: list[Path]) -> None:
 
 def short_video() -> Path:
     return shared_file("video/d0.mp4")
+
+
+def request_cancel_at(monkeypatch, step: int) -> None:
+    """Make the job's progress callback see a cancel request (as from the Stop button) once it reaches `step`."""
+    from webapp.jobs import runner
+    from webapp.jobs.models import Job
+
+    original = runner.Reporter.__call__
+
+    def reporter(self, done, total, detail=""):
+        if done == step:
+            Job.objects.filter(pk=self.job.pk).update(cancel_requested=True)
+            self.last = 0.0  # report (and notice the request) now, not after the one-second throttle
+        original(self, done, total, detail)
+
+    monkeypatch.setattr(runner.Reporter, "__call__", reporter)
