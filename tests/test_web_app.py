@@ -299,3 +299,15 @@ def test_admin_role_and_membership_helpers(orgs):
     verifier = make_member(orgs[0], "verifier")
     assert has_role(admin, "producer") and has_role(admin, "auditor")
     assert has_role(verifier, "verifier") and not has_role(verifier, "producer")
+
+
+def test_deploy_check_is_clean_with_production_settings(tmp_path):
+    env = {**os.environ, "FACEPROOF_HOME": str(tmp_path), "FACEPROOF_HTTPS": "1",
+           "FACEPROOF_SECRET_KEY": "k" * 20 + "-production-secret-with-enough-variety-0123456789"}
+    done = subprocess.run([sys.executable, "-m", "webapp", "check", "--deploy", "--fail-level", "WARNING"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "no issues" in done.stdout, done.stdout + done.stderr
+    env.pop("FACEPROOF_HTTPS")
+    insecure = subprocess.run([sys.executable, "-m", "webapp", "check", "--deploy", "--fail-level", "WARNING"], env=env,
+                              capture_output=True, text=True)
+    assert insecure.returncode != 0 and "SESSION_COOKIE_SECURE" in insecure.stderr

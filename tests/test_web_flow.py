@@ -67,6 +67,8 @@ def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
     from webapp.projects.models import Output, Upload
 
     project, _ = trained
+    web.STORAGES = {**web.STORAGES, "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                "OPTIONS": {"location": str(tmp_path / "archive")}}}
     client = client_for(members["producer"])
     client.post(f"/projects/{project.pk}/upload/", {"file": upload_of(short_video())})
     target = Upload.objects.get(purpose="target")
@@ -78,6 +80,8 @@ def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
     assert response["Location"] == f"/jobs/{job.pk}/" and job.state == "succeeded", job.error
     output = Output.objects.get()
     assert output.job == job and job.result["frames"] == 4
+    archived = tmp_path / "archive" / job.result["archived"]  # the S3 role, played by a local storage here
+    assert archived.read_bytes() == output.file().read_bytes()
 
     link = client.post(f"/outputs/{output.pk}/link/")
     assert link.status_code == 302 and link["Location"].startswith("/download/?token=")
@@ -119,7 +123,7 @@ def test_auditor_browses_verifies_and_exports_a_bundle_that_checks_offline(train
     page = auditor.get(f"/custody/projects/{project.pk}/").content.decode()
     assert page.count("<td>consent</td>") == 2 and "<td>train</td>" in page
     verdict = auditor.post("/custody/verify/").content.decode()
-    assert "✔ OK:" in verdict
+    assert "✔ OK:" in verdict and "Signed checkpoints" in verdict and "none yet" not in verdict
     consent_doc = Upload.objects.filter(purpose="consent").first()
     bundle = auditor.get(f"/custody/assets/{consent_doc.sha256}/bundle.json")
     path = tmp_path / "bundle.json"

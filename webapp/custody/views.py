@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from provenance.custody.bundle import export_bundle
+from provenance.custody.log import checkpoint_to_json
 from provenance.errors import CustodyError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
@@ -28,6 +29,7 @@ from webapp.verify.models import Case
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 READERS = (Role.AUDITOR, Role.PRODUCER)
+RECENT_CHECKPOINTS = 20
 
 
 def asset_name(organisation, sha256: str) -> str | None:
@@ -48,13 +50,18 @@ def project_seqs(log, project: Project) -> list[int]:
     return sorted({seq for key in keys for seq in log.store.lookup(key)})
 
 
+def _overview(request, log, **extra):
+    """The latest checkpoint, the newest signed checkpoints before it, and the organisation's projects."""
+    recent = [checkpoint_to_json(c) for c in log.store.checkpoints()[-RECENT_CHECKPOINTS:]][::-1]
+    return render(request, "custody/index.html", {
+        "checkpoint": latest_checkpoint(log), "size": log.store.size(), "checkpoints": recent,
+        "projects": Project.objects.filter(organisation=request.organisation), **extra})
+
+
 @role_required(Role.AUDITOR)
 def index(request):
     with custody_log() as log:
-        latest = latest_checkpoint(log)
-        size = log.store.size()
-    projects = Project.objects.filter(organisation=request.organisation)
-    return render(request, "custody/index.html", {"checkpoint": latest, "size": size, "projects": projects})
+        return _overview(request, log)
 
 
 @role_required(Role.AUDITOR)
@@ -62,11 +69,7 @@ def index(request):
 def verify_log(request):
     with custody_log() as log:
         report = log.verify()
-        latest = latest_checkpoint(log)
-        size = log.store.size()
-    projects = Project.objects.filter(organisation=request.organisation)
-    return render(request, "custody/index.html", {"checkpoint": latest, "size": size, "projects": projects,
-                                                  "report": report.to_json(), "report_ok": report.ok})
+        return _overview(request, log, report=report.to_json(), report_ok=report.ok)
 
 
 @role_required(Role.AUDITOR)

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -155,7 +156,18 @@ def _convert(job: Job, report: Reporter) -> None:
     Output.objects.create(project=job.project, job=job, path=relative, sha256=sealed.sha256,
                           watermark_id=sealed.watermark_id, manifest_label=sealed.manifest_label)
     job.result = {"frames": result.frames, "frames_swapped": result.frames_swapped, "seconds": round(result.seconds, 1),
-                  "watermark_id": sealed.watermark_id, "sha256": sealed.sha256}
+                  "watermark_id": sealed.watermark_id, "sha256": sealed.sha256, "archived": archive(relative)}
+
+
+def archive(relative: str) -> str | None:
+    """Copy a sealed output to the archive storage (S3 through django-storages) when one is configured."""
+    if "archive" not in settings.STORAGES:
+        return None
+    from django.core.files import File
+    from django.core.files.storage import storages
+
+    with open(media_path(relative), "rb") as handle:
+        return storages["archive"].save(relative, File(handle))
 
 
 def _detect(job: Job, report: Reporter) -> None:
