@@ -27,6 +27,11 @@ def custody_url() -> str | None:
     return os.environ.get("FACEPROOF_CUSTODY_URL") or None
 
 
+def has_custody_log() -> bool:
+    """Whether this installation has a custody log to consult (PostgreSQL configured, or the SQLite file made)."""
+    return custody_url() is not None or custody_db_path().exists()
+
+
 def watermark_key_path() -> Path:
     """The installation's watermark secret (what both embedding and detection need)."""
     return keys_dir() / "watermark.key"

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from provenance import manifest
 from provenance.custody.log import verify_custody_claim
 from provenance.errors import CustodyError, SigningKeyError
-from provenance.home import custody_db_path, keys_dir
+from provenance.home import has_custody_log, keys_dir
 from provenance.keys import KeyStore
 from provenance.seal import installation_log
 from webapp.console.base import StageCommand
@@ -40,7 +40,7 @@ def _anchors(extra: list[Path]) -> bytes:
 
 def custody_finding(claim: dict | None) -> str | None:
     """What this installation's own log says about the manifest's custody claim (None without a local log)."""
-    if not claim or not custody_db_path().exists() or not KeyStore(keys_dir()).exists():
+    if not claim or not has_custody_log() or not KeyStore(keys_dir()).exists():
         return None
     log = installation_log()
     try:
