@@ -1,6 +1,6 @@
 """Conversion throughput: frames per second end to end on real clips, on this machine.
 
-    .venv/bin/python -m bench.convert [--arch original] [--frames 120] [--device cpu|cuda] [--model DIR]
+    .venv/bin/python -m bench.convert [--arch original] [--frames 120] [--device cpu|cuda] [--model DIR] [--threads N]
 
 Per clip (512 px d3, 720p d13) it times, after a warm-up:
   swap+encode     decode -> find face (alignments) -> smooth -> model -> colour -> blend -> H.264 encode
@@ -100,7 +100,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", type=Path)
+    parser.add_argument("--threads", type=int, help="torch threads (1 avoids spin-waiting on a busy machine)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         os.environ["FACEPROOF_HOME"] = str(work / "home")

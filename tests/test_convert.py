@@ -10,6 +10,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 import pytest
+import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -214,8 +215,12 @@ def test_bad_options_fail_before_anything_is_begun(short_clip, model_dir, sealer
 def test_cli_converts_and_reports_errors_in_one_line(short_clip, model_dir, sealer, tmp_path, capsys):
     sealer.close()  # the command opens the installation itself; consents are in its log
     output = tmp_path / "cli.mp4"
-    call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "0:4",
-                 "--color", "avg_color", "--sharpen", "0.5", "--actor", "tester")
+    threads = torch.get_num_threads()
+    try:
+        call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "0:4",
+                     "--color", "avg_color", "--sharpen", "0.5", "--actor", "tester", "--threads", "1")
+    finally:
+        torch.set_num_threads(threads)  # the option is process-wide; the other tests keep their setting
     assert media.probe(output).frame_count == 4 and "4 frames (4 swapped)" in capsys.readouterr().out
     with pytest.raises(CommandError, match="--frames takes A:B"):
         call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "9:3")
