@@ -15,7 +15,7 @@ import numpy as np
 
 from provenance import manifest
 from provenance.errors import ProvenanceError
-from provenance.home import custody_db_path, keys_dir, watermark_key_path
+from provenance.home import custody_db_path, has_custody_log, keys_dir, watermark_key_path
 from provenance.keys import KeyStore
 from provenance.registry import WatermarkRegistry
 from provenance.seal import installation_log
@@ -74,7 +74,7 @@ class WatermarkProbe:
 
 
 def _history(sha256: str) -> list[dict[str, Any]]:
-    if not custody_db_path().exists() or not KeyStore(keys_dir()).exists():
+    if not has_custody_log() or not KeyStore(keys_dir()).exists():  # SQLite file or PostgreSQL
         return []
     log = installation_log()
     try:
@@ -101,7 +101,7 @@ def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any]) -
     sha256 = sha256_of(path)
     registry = None
     watermark_id = watermark.get("watermark_id")
-    if watermark_id is not None and custody_db_path().exists():
+    if watermark_id is not None and custody_db_path().exists():  # the registry always lives in the SQLite file
         entry = WatermarkRegistry(custody_db_path()).lookup(int(watermark_id))
         registry = entry.to_json() if entry else None
     custody = _history(registry["output_sha256"]) if registry else []
