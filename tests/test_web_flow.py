@@ -46,6 +46,8 @@ def test_train_shows_previews_and_resumes_from_its_checkpoint(trained, members, 
     for which in ("preview", "loss"):
         picture = client.get(f"/projects/{project.pk}/model/{which}.png")
         assert picture.status_code == 200 and b"".join(picture.streaming_content)[:4] == b"\x89PNG"
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert '<option value="lite" selected>' in page and "Resume training" in page  # the form resumes this model
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/projects/{project.pk}/train/", {**TINY, "iterations": 6})
     resumed = Job.objects.filter(kind="train").first()

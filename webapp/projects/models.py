@@ -59,6 +59,10 @@ class Identity(models.Model):
     def has_consent(self) -> bool:
         return self.consent_seq is not None and not self.consent_revoked
 
+    @property
+    def footage_count(self) -> int:
+        return self.uploads.filter(purpose=Upload.Purpose.SOURCE).count()
+
     def faces_folder(self) -> str:
         return f"{self.project.folder()}/faces/{self.custody_name}"
 

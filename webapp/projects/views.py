@@ -56,7 +56,9 @@ def project_detail(request, pk):
         "jobs": project.jobs.all()[:20],
         "outputs": project.outputs.all(),
         "upload_form": UploadForm(project=project),
-        "train_form": TrainForm(initial={"iterations": (train_job.params["iterations"] if train_job else 100_000)}),
+        # A resume keeps the model's settings: the form starts from the last run's.
+        "train_form": TrainForm(initial={k: v for k, v in (train_job.params if train_job else {}).items()
+                                         if k in TrainForm.base_fields}),
         "convert_form": ConvertForm(project=project),
         "train_job": train_job,
         "model_ready": model_ready(model),
