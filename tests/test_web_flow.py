@@ -108,9 +108,21 @@ def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
     assert b"no longer matches" in client.get(link["Location"]).content
     output.file().write_bytes(original)
 
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    api = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=members['producer']).key}"}
+    api_link = Client().post(f"/api/outputs/{output.pk}/link/", **api).json()["url"]
+    fetched = Client().get(api_link.removeprefix("http://testserver"), **api)
+    assert b"".join(fetched.streaming_content) == delivered.read_bytes()
+    assert Client().get(api_link.removeprefix("http://testserver")).status_code == 302  # no token, no file
+    bundle = Client().get(f"/api/custody/assets/{output.sha256}/bundle/", **api).json()
+    assert bundle["scope"] == "asset"
+    assert [json.loads(e["body"])["kind"] for e in bundle["entries"]] == ["sign", "download", "download"]
+
     with custody_log() as log:
         kinds = [e["kind"] for e in log.history(output.sha256)]
-    assert kinds == ["sign", "download"]
+    assert kinds == ["sign", "download", "download"]
     history = client.get(f"/custody/assets/{output.sha256}/").content.decode()
     assert "download" in history and "inclusion proof" in history
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("custody/", views.Custody.as_view(), name="api_custody"),
     path("custody/verify/", views.CustodyVerify.as_view(), name="api_custody_verify"),
     path("custody/assets/<str:sha256>/", views.CustodyAsset.as_view(), name="api_custody_asset"),
+    path("custody/assets/<str:sha256>/bundle/", views.CustodyAssetBundle.as_view(), name="api_custody_asset_bundle"),
     path("schema/", get_schema_view(title="faceproof API", version="1", public=True,
                                     renderer_classes=[JSONOpenAPIRenderer],
                                     description="Token auth: POST /api/token/ {username, password}, then "

@@ -21,7 +21,7 @@ from rest_framework.schemas.openapi import AutoSchema
 
 from webapp.accounts.models import Role, has_role, membership_of
 from webapp.custody.logs import custody_log, latest_checkpoint
-from webapp.custody.views import asset_history, asset_name
+from webapp.custody.views import asset_history, asset_name, bundle_response
 from webapp.jobs.models import Job
 from webapp.projects import services
 from webapp.projects.models import Identity, Output, Project, Upload, media_path
@@ -369,6 +369,16 @@ class CustodyAsset(Base):
         with custody_log() as log:
             checkpoint, events = asset_history(log, sha256.lower())
         return Response({"sha256": sha256, "checkpoint": checkpoint, "events": events})
+
+
+class CustodyAssetBundle(Base):
+    roles = (Role.AUDITOR, Role.PRODUCER)
+
+    def get(self, request, sha256):
+        """The asset's offline bundle (entries, inclusion proofs, checkpoint, keys) as a JSON file."""
+        if len(sha256) != 64 or asset_name(request.organisation, sha256.lower()) is None:
+            raise NotFound("no asset of your organisation has this hash")
+        return bundle_response(sha256.lower(), f"custody-{sha256[:12]}.json")
 
 
 class Me(Base):

@@ -110,7 +110,7 @@ def asset(request, sha256):
                                                   "checkpoint": checkpoint})
 
 
-def _bundle_response(sha256: str | None, filename: str) -> HttpResponse:
+def bundle_response(sha256: str | None, filename: str) -> HttpResponse:
     anchors = KeyStore(keys_dir()).trust_anchors_pem()
     with tempfile.TemporaryDirectory() as scratch, custody_log() as log:
         try:
@@ -125,7 +125,7 @@ def _bundle_response(sha256: str | None, filename: str) -> HttpResponse:
 @role_required(*READERS)
 def asset_bundle(request, sha256):
     _asset(request, sha256)
-    return _bundle_response(sha256, f"custody-{sha256[:12]}.json")
+    return bundle_response(sha256, f"custody-{sha256[:12]}.json")
 
 
 @role_required(Role.AUDITOR)
@@ -133,4 +133,4 @@ def full_bundle(request):
     """The whole installation's log: it holds every organisation's events, so only staff may take it."""
     if not request.user.is_staff:
         raise PermissionDenied("the full log spans every organisation: ask the installation's staff")
-    return _bundle_response(None, "custody-full.json")
+    return bundle_response(None, "custody-full.json")

@@ -187,8 +187,20 @@ def download_link(request, pk):
     return redirect(reverse("download") + "?token=" + services.download_token(output, request.user))
 
 
+def _token_user(request):
+    """API clients follow a download link with their `Authorization: Token KEY` header instead of a session."""
+    from rest_framework.authentication import TokenAuthentication
+    from rest_framework.exceptions import AuthenticationFailed
+
+    try:
+        found = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return None
+    return found[0] if found else None
+
+
 @role_required(*PRODUCER)
-def download(request):
+def _download(request):
     token = request.GET.get("token", "")
     try:
         output = org_object(request, Output, pk=services.check_download(token, request.user))
@@ -196,3 +208,12 @@ def download(request):
     except ValidationError as exc:
         return HttpResponseBadRequest(exc.messages[0])
     return FileResponse(open(path, "rb"), as_attachment=True, filename=output.filename)
+
+
+def download(request):
+    if not request.user.is_authenticated and (user := _token_user(request)) is not None:
+        request.user = user
+    return _download(request)
+
+
+download.allowed_roles = _download.allowed_roles
