@@ -13,10 +13,11 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        # The detector's HTML report is self-contained with inline styles; it is served in a sandbox.
+        # The detector's HTML report sets its own, stricter policy (a sandbox); setdefault keeps it.
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.user.is_authenticated if hasattr(request, "user") else False:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:  # private pages never sit in a shared cache
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
