@@ -1,6 +1,7 @@
 """The scale-out configuration for real: Django on PostgreSQL (DATABASE_URL), the job queue on Redis
 (FACEPROOF_REDIS_URL), custody on PostgreSQL (FACEPROOF_CUSTODY_URL); a web-only node (`serve --no-worker`) and a
-separate worker process (`run_huey`) that meet only through Redis and PostgreSQL. Debian's postgresql and
+separate worker process (`run_huey`, consuming the GPU queue that extraction is routed to here) that meet only
+through Redis and PostgreSQL. Debian's postgresql and
 redis-server run on loopback for the test; it skips, saying why, where they are absent.
 """
 
@@ -74,7 +75,8 @@ def test_postgres_and_redis_run_a_job_across_a_web_node_and_a_worker(tmp_path, p
     env = {**os.environ, "DATABASE_URL": database_url, "FACEPROOF_REDIS_URL": redis_url,
            "FACEPROOF_CUSTODY_URL": postgres_cluster.schema_url(), "FACEPROOF_HOME": str(tmp_path / "home"),
            "FACEPROOF_KEY_PASSPHRASE": "scale-out", "FACEPROOF_WEB_PASSWORD": PASSWORD,
-           "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+           "DJANGO_SETTINGS_MODULE": "webapp.settings", "FACEPROOF_GPU_QUEUE": "faceproof-gpu",
+           "FACEPROOF_GPU_KINDS": "extract"}
     for variable in ("FACEPROOF_DB_NAME", "FACEPROOF_DB", "FACEPROOF_MEDIA_ROOT"):
         env.pop(variable, None)
     cli = [sys.executable, "-m", "webapp"]
@@ -85,7 +87,8 @@ def test_postgres_and_redis_run_a_job_across_a_web_node_and_a_worker(tmp_path, p
     web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
     with open(web_log, "wb") as w, open(worker_log, "wb") as k:
         web = subprocess.Popen([*cli, "serve", "--no-worker", "--no-migrate", "--port", str(port)], env=env, stdout=w, stderr=w)
-        worker = subprocess.Popen([*cli, "run_huey", "--workers", "1"], env=env, stdout=k, stderr=k)
+        worker = subprocess.Popen([*cli, "run_huey", "--workers", "1"], env={**env, "FACEPROOF_QUEUE": "faceproof-gpu"},
+                                  stdout=k, stderr=k)  # the "GPU" machine: it takes only the kinds routed to it
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_http(f"{url}/login/", web, web_log)
@@ -106,6 +109,7 @@ def test_postgres_and_redis_run_a_job_across_a_web_node_and_a_worker(tmp_path, p
                 time.sleep(0.5)
             assert state["state"] == "succeeded", (state, worker_log.read_text()[-2000:])
             assert state["result"]["faces"] == 3 and state["heartbeat"]
+            assert "from queue faceproof-gpu" in state["log"]
             custody = api.get(f"{url}/api/custody/assets/{upload.json()['sha256']}/").json()  # from PostgreSQL
             assert [event["kind"] for event in custody["events"]] == ["ingest", "extract"]
         finally:

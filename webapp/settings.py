@@ -123,13 +123,19 @@ if os.environ.get("FACEPROOF_S3_BUCKET"):  # archive copies of sealed outputs in
 # ---- the job queue: Huey in one SQLite file, or Redis for workers on other machines ----------------------
 _REDIS = os.environ.get("FACEPROOF_REDIS_URL")
 HUEY = {
-    "name": "faceproof",
+    "name": os.environ.get("FACEPROOF_QUEUE", "faceproof"),  # a GPU worker consumes FACEPROOF_QUEUE=<gpu queue>
     "immediate": False,
     "results": False,
     "consumer": {"workers": int(os.environ.get("FACEPROOF_WORKERS", "1")), "worker_type": "thread"},
     **({"huey_class": "huey.RedisHuey", "url": _REDIS} if _REDIS else
        {"huey_class": "huey.SqliteHuey", "filename": str(FACEPROOF_HOME / "queue.sqlite3")}),
 }
+
+# With Redis, jobs of these kinds go to their own queue, which GPU machines consume.
+FACEPROOF_GPU_QUEUE = os.environ.get("FACEPROOF_GPU_QUEUE") or None
+FACEPROOF_GPU_KINDS = tuple(os.environ.get("FACEPROOF_GPU_KINDS", "train,convert").split(","))
+if FACEPROOF_GPU_QUEUE and not _REDIS:
+    raise ValueError("FACEPROOF_GPU_QUEUE needs FACEPROOF_REDIS_URL: the embedded SQLite queue has one worker")
 
 # ---- REST API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

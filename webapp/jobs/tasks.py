@@ -9,6 +9,7 @@ checkpoints and custody events are files and log entries that outlive both.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -43,20 +44,34 @@ def child_environment() -> dict[str, str]:
 
 
 def enqueue(job: Job) -> None:
-    execute(job.pk)
+    if settings.FACEPROOF_GPU_QUEUE and job.kind in settings.FACEPROOF_GPU_KINDS:
+        gpu_execute()(job.pk)
+    else:
+        execute(job.pk)
 
 
-@db_task()
+@db_task(name="execute")
 def execute(job_id: int) -> None:
     if getattr(settings, "FACEPROOF_JOBS_INLINE", False):  # tests: no second process, same database connection
         from webapp.jobs import runner
 
         runner.run(job_id)
         return
-    Job.objects.filter(pk=job_id).update(worker=worker_name())
+    job = Job.objects.get(pk=job_id)
+    job.append_log(f"picked up by worker {worker_name()} from queue {HUEY.name}")
+    job.worker = worker_name()
+    job.save(update_fields=["log", "worker"])
     process = subprocess.Popen([sys.executable, "-m", "webapp", "runjob", str(job_id)], env=child_environment())
     Job.objects.filter(pk=job_id).update(worker=worker_name(process.pid))
     watch(job_id, process)
+
+
+@functools.cache
+def gpu_execute():
+    """The same task on the GPU machines' Redis queue (they run `faceproof run_huey` with FACEPROOF_QUEUE set)."""
+    from huey import RedisHuey
+
+    return RedisHuey(settings.FACEPROOF_GPU_QUEUE, url=settings.HUEY["url"], results=False).task(name="execute")(execute)
 
 
 def watch(job_id: int, process: subprocess.Popen) -> None:
