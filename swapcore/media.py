@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
 import cv2
 import ffmpeg
@@ -238,6 +238,28 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(encoded.tobytes())
     os.replace(tmp, path)
+
+
+class SealSession(Protocol):
+    """What writing a deliverable needs of `provenance.seal`'s session (media never imports provenance)."""
+
+    def mark(self, frame: np.ndarray) -> np.ndarray: ...
+
+    def finish(self, encoded_path: str | os.PathLike, output_path: str | os.PathLike) -> Any: ...
+
+    def abort(self, reason: str) -> None: ...
+
+
+def write_sealed_image(session: SealSession, image: np.ndarray, output: Path) -> Any:
+    """Watermark, encode and seal one image: only the signed file ever appears at `output` (the seal result)."""
+    encoded = output.with_name(f".{output.stem}.encoding{output.suffix}")
+    try:
+        write_image(encoded, session.mark(image))
+    except BaseException as exc:
+        encoded.unlink(missing_ok=True)
+        session.abort(f"{output.name}: {exc}")
+        raise
+    return session.finish(encoded, output)  # on failure it deletes the encoded file and logs the abort itself
 
 
 def is_video(path: Path) -> bool:

@@ -1,10 +1,13 @@
 """The training stage's public entry points: `train()` (CLI and web jobs call it) and `load_model()` (conversion).
 
 A model folder is self-describing: `load_model(folder)` needs nothing else to rebuild the model and its weights.
+Training refuses to start unless every identity (face folder name, recorded in model.json) has a standing
+consent in the installation's custody log, and every preview it writes is sealed (watermark, C2PA, custody).
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -13,11 +16,14 @@ from typing import Any
 
 import torch
 
+from provenance.consent import require_consent
+from provenance.seal import Sealer
 from swapcore.errors import SwapcoreError
 from swapcore.models import SwapModel, architecture, create
 from swapcore.training import bundle
 from swapcore.training.augment import AugmentConfig
 from swapcore.training.data import load_faces
+from swapcore.training.report import SealedPreviews
 from swapcore.training.trainer import Progress, TrainConfig, Trainer, TrainSummary, log
 
 __all__ = ["LoadedModel", "Progress", "TrainConfig", "TrainSummary", "load_model", "train"]
@@ -33,6 +39,8 @@ def train(
     save_every: int = 250,
     time_limit: float | None = None,
     progress: Callable[[Progress], None] | None = None,
+    actor: str | None = None,
+    sealer: Sealer | None = None,
     **options: Any,
 ) -> TrainSummary:
     """Train (or resume training) a swap model on aligned faces, one folder per identity.
@@ -40,14 +48,25 @@ def train(
     `iterations` is the total to reach (a resumed run continues up to it); `time_limit` is in seconds.
     Further keyword options are the fields of `TrainConfig` (lr, loss, precision, device, size, ...) and
     `augment=AugmentConfig(...)`. Stops on iterations, time limit, plateau or SIGINT/SIGTERM, always saving.
+    Each identity (its folder's name) needs a standing consent in the sealer's custody log (default: this
+    installation's); `actor` (default: the user name) is who the sealed previews name as their maker.
     """
     if len(face_dirs) < 2:
         raise SwapcoreError("give at least two face folders, one per identity")
     config = _config(arch, batch, iterations, save_every, time_limit, options)
-    size = config.size or architecture(config.arch).default_size
-    facesets = [load_faces(folder, size, holdout=config.holdout) for folder in face_dirs]
-    _check_unique_names([face_set.name for face_set in facesets])
-    return Trainer(facesets, Path(model_dir), config).run(progress)
+    names = [Path(folder).name for folder in face_dirs]  # what load_faces names each FaceSet, and model.json records
+    _check_unique_names(names)
+    own_sealer = sealer is None
+    sealer = sealer or Sealer.for_installation()
+    try:
+        require_consent(sealer.log, names)  # before the faces are even read
+        size = config.size or architecture(config.arch).default_size
+        facesets = [load_faces(folder, size, holdout=config.holdout) for folder in face_dirs]
+        previews = SealedPreviews(sealer, actor or getpass.getuser(), names)
+        return Trainer(facesets, Path(model_dir), config, previews).run(progress)
+    finally:
+        if own_sealer:
+            sealer.close()
 
 
 def _config(arch: str, batch: int, iterations: int, save_every: int, time_limit: float | None,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,44 @@ TRAINING_CLIPS = {  # identity -> (clip under faces/styletalk_source, frame step
     "andrew": ("andrew_clip_1.mp4", 30),
     "feifeili": ("feifeili_clip2_short.mp4", 18),
 }
+
+
+TRAINING_PASSPHRASE = "training tests"
+
+
+def record_consents(names: Iterable[str], form: Path) -> None:
+    """A consent for each identity in the current $FACEPROOF_HOME's custody log (keys are made on first use)."""
+    from provenance.consent import record_consent
+    from provenance.seal import Sealer
+
+    form.write_bytes(b"signed consent form")
+    sealer = Sealer.for_installation()
+    try:
+        for name in names:
+            record_consent(sealer.log, identity=name, person=f"{name} (test)", document=form, actor="admin")
+    finally:
+        sealer.close()
+
+
+@contextmanager
+def consenting_installation(home: Path, names: Iterable[str]) -> Iterator[Path]:
+    """$FACEPROOF_HOME=home with consents for `names`: for module-scoped fixtures that train (they are set up
+    before the per-test home exists)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEPROOF_HOME", str(home))
+        patch.setenv("FACEPROOF_KEY_PASSPHRASE", TRAINING_PASSPHRASE)
+        patch.delenv("FACEPROOF_CUSTODY_URL", raising=False)
+        record_consents(names, home.parent / f"{home.name}-consent.pdf")
+        yield home
+
+
+@pytest.fixture
+def training_consent(monkeypatch, tmp_path, training_faces) -> list[str]:
+    """Consents for the training identities in this test's own installation: what `train` requires."""
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", TRAINING_PASSPHRASE)
+    names = [folder.name for folder in training_faces]
+    record_consents(names, tmp_path / "training-consent.pdf")
+    return names
 
 
 @pytest.fixture(scope="session")

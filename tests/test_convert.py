@@ -28,7 +28,7 @@ from swapcore.convert.smoothing import Observation, TrackSmoother, pose_of, smoo
 from swapcore.errors import SwapcoreError
 from swapcore.extract import extract
 from swapcore.train import load_model, train
-from tests.conftest import shared_file
+from tests.conftest import consenting_installation, shared_file
 
 pytestmark = pytest.mark.needs_data
 CLIP_START, CLIP_FRAMES = 30, 24  # d3 frames 30..53: 0.8 s of a woman talking, 512x512, 30 fps, aac audio
@@ -56,9 +56,10 @@ def short_alignments(short_clip, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def model_dir(training_faces, tmp_path_factory) -> Path:
     """A `lite` model after 40 iterations: blurry faces, which is all these geometry tests need."""
-    folder = tmp_path_factory.mktemp("convert_model") / "model"
-    train(training_faces, folder, arch="lite", batch=8, iterations=40, save_every=40, lr=2e-4)
-    return folder
+    root = tmp_path_factory.mktemp("convert_model")
+    with consenting_installation(root / "home", [folder.name for folder in training_faces]):
+        train(training_faces, root / "model", arch="lite", batch=8, iterations=40, save_every=40, lr=2e-4)
+    return root / "model"
 
 
 @pytest.fixture
@@ -267,8 +268,8 @@ def test_unreliable_detections_are_skipped_and_interpolated(short_alignments):
 
 
 @pytest.mark.slow
-def test_learned_mask_of_a_hires_model_is_used_and_clipped_by_the_hull(training_faces, short_clip, short_alignments,
-                                                                        tmp_path):
+def test_learned_mask_of_a_hires_model_is_used_and_clipped_by_the_hull(training_faces, training_consent, short_clip,
+                                                                        short_alignments, tmp_path):
     train(training_faces, tmp_path / "hires", arch="hires", batch=2, iterations=2, save_every=2)
     model = load_model(tmp_path / "hires")
 

@@ -1,4 +1,5 @@
-"""The training loop on real faces: it learns, resumes exactly after a kill, saves and loads, heals itself."""
+"""The training loop on real faces: it learns, resumes exactly after a kill, saves and loads, heals itself;
+it refuses identities without recorded consent, and its previews are sealed like any other output."""
 
 from __future__ import annotations
 
@@ -16,11 +17,20 @@ import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from provenance import manifest
+from provenance.custody.log import sha256_file
+from provenance.errors import ConsentError
+from provenance.home import custody_db_path, keys_dir, watermark_key_path
+from provenance.keys import KeyStore
+from provenance.registry import WatermarkRegistry
+from provenance.watermark import detect_frames, load_or_create_watermark_key
+from swapcore import media
 from swapcore.train import load_model, train
 from swapcore.training import bundle, report
 from swapcore.training.augment import face_mask
 from swapcore.training.data import load_faces
 from swapcore.training.trainer import Trainer, TrainingDivergedError
+from tests.conftest import consenting_installation, record_consents
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.needs_data
@@ -35,9 +45,11 @@ LEARN = {"arch": "lite", "batch": 4, "save_every": 20, "lr": 5e-4}  # a short ru
 
 @pytest.fixture(scope="module")
 def learned(training_faces, tmp_path_factory):
-    """A short lite run: 40 iterations of 4 faces per identity, saved at 0, 20 and 40."""
-    model_dir = tmp_path_factory.mktemp("learned") / "model"
-    summary = train(training_faces, model_dir, iterations=40, **LEARN)
+    """A short lite run: 40 iterations of 4 faces per identity, saved at 0, 20 and 40 (its installation: ../home)."""
+    root = tmp_path_factory.mktemp("learned")
+    model_dir = root / "model"
+    with consenting_installation(root / "home", [folder.name for folder in training_faces]):
+        summary = train(training_faces, model_dir, iterations=40, **LEARN)
     return model_dir, summary
 
 
@@ -98,7 +110,7 @@ def _wait_for_row(process: subprocess.Popen, model_dir: Path, at_least: int, tim
         time.sleep(0.05)
 
 
-def test_resume_after_kill_continues_exactly(learned, training_faces, tmp_path):
+def test_resume_after_kill_continues_exactly(learned, training_faces, training_consent, tmp_path):
     """SIGKILL a real training process after its save at 20; resuming reaches the uninterrupted run's state at 40."""
     reference, _ = learned
     killed = tmp_path / "killed"
@@ -115,7 +127,7 @@ def test_resume_after_kill_continues_exactly(learned, training_faces, tmp_path):
     assert sorted(_rows(killed)) == [0, 20, 40]
 
 
-def test_sigterm_stops_cleanly_and_saves(training_faces, tmp_path):
+def test_sigterm_stops_cleanly_and_saves(training_faces, training_consent, tmp_path):
     model_dir = tmp_path / "model"
     process = _train_in_subprocess(training_faces, model_dir, iterations=100_000, save_every=100_000)
     _wait_for_row(process, model_dir, at_least=0)
@@ -127,7 +139,7 @@ def test_sigterm_stops_cleanly_and_saves(training_faces, tmp_path):
     assert bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)["iteration"] == last
 
 
-def test_cli_trains_and_corrupt_checkpoint_falls_back_to_backup(training_faces, tmp_path, caplog):
+def test_cli_trains_and_corrupt_checkpoint_falls_back_to_backup(training_faces, training_consent, tmp_path, caplog):
     model_dir = tmp_path / "model"
     faces = [str(p) for p in training_faces]
     call_command("train", faces=faces, model=str(model_dir), arch="lite", batch=2, iterations=3, save_every=2)
@@ -148,7 +160,7 @@ def test_cli_trains_and_corrupt_checkpoint_falls_back_to_backup(training_faces, 
         call_command("train", faces=faces, model=str(model_dir), arch="original", iterations=1)
 
 
-def test_nan_loss_rolls_back_and_halves_the_learning_rate(training_faces, tmp_path, monkeypatch, caplog):
+def test_nan_loss_rolls_back_and_halves_the_learning_rate(training_faces, training_consent, tmp_path, monkeypatch, caplog):
     original_losses = Trainer._identity_losses
     poisoned = {6}
 
@@ -172,7 +184,7 @@ def test_nan_loss_rolls_back_and_halves_the_learning_rate(training_faces, tmp_pa
 
 
 @pytest.mark.slow
-def test_hires_learns_its_mask(training_faces, tmp_path):
+def test_hires_learns_its_mask(training_faces, training_consent, tmp_path):
     """The 128 px model learns, and its mask channel marks the face (landmark hull) on held-out faces."""
     model_dir = tmp_path / "hires"
     train(training_faces, model_dir, arch="hires", batch=2, iterations=30, save_every=15, lr=5e-4)
@@ -189,7 +201,7 @@ def test_hires_learns_its_mask(training_faces, tmp_path):
     assert mask[hull].mean() > mask[~hull].mean() + 0.1
 
 
-def test_plateau_and_time_limit_stop_cleanly(training_faces, tmp_path):
+def test_plateau_and_time_limit_stop_cleanly(training_faces, training_consent, tmp_path):
     # A 99 % improvement per save is never reached: the second in-loop save counts as a plateau.
     summary = train(training_faces, tmp_path / "plateau", arch="lite", batch=2, iterations=1000, save_every=2,
                     plateau_patience=1, plateau_delta=0.99)
@@ -198,3 +210,38 @@ def test_plateau_and_time_limit_stop_cleanly(training_faces, tmp_path):
     timed = train(training_faces, tmp_path / "timed", arch="lite", batch=2, iterations=1000, time_limit=0.0)
     assert (timed.stop_reason, timed.iteration) == ("time limit", 0)
     assert load_model(tmp_path / "timed").iteration == 0
+
+
+def test_refuses_identities_without_consent_and_starts_once_recorded(training_faces, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "consent test")
+    first, second = (folder.name for folder in training_faces)
+    model_dir = tmp_path / "model"
+    record_consents([first], tmp_path / "form.pdf")
+    with pytest.raises(ConsentError, match=rf"no recorded consent for '{second}'.*faceproof consent record"):
+        train(training_faces, model_dir, arch="lite", batch=2, iterations=2, save_every=2)
+    assert not model_dir.exists()  # refused before anything was read or written
+    with pytest.raises(CommandError, match=f"'{second}'") as refused:  # the CLI: one line, no traceback
+        call_command("train", faces=[str(p) for p in training_faces], model=str(model_dir), arch="lite", iterations=2)
+    assert "\n" not in str(refused.value)
+    record_consents([second], tmp_path / "form.pdf")
+    summary = train(training_faces, model_dir, arch="lite", batch=2, iterations=2, save_every=2, actor="trainer@test")
+    assert summary.iteration == 2 and (model_dir / report.PREVIEWS / "preview_0000002.png").is_file()
+
+
+def test_previews_are_signed_watermarked_and_registered(learned, training_faces, monkeypatch):
+    model_dir, _ = learned
+    monkeypatch.setenv("FACEPROOF_HOME", str(model_dir.parent / "home"))  # the installation that trained it
+    registry = WatermarkRegistry(custody_db_path())
+    secret = load_or_create_watermark_key(watermark_key_path())
+    grid = model_dir / report.PREVIEWS / "preview_0000040.png"
+    assert (model_dir / report.PREVIEWS / "latest.png").read_bytes() == grid.read_bytes()
+    for path in (grid, model_dir / report.LOSS_CURVE):
+        result = manifest.verify(path, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+        assert result.state == "Trusted", result.failures
+        assert "iteration 40" in result.title
+        detection = detect_frames([media.read_image(path)], secret)
+        assert detection.present and detection.watermark_id is not None
+        entry = registry.lookup(detection.watermark_id)
+        assert entry is not None and entry.output_name == path.name
+        assert entry.output_sha256 == sha256_file(path)
+    assert not list(model_dir.rglob(".*"))  # no encoding or sealing leftovers

@@ -18,23 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import ffmpeg
 import numpy as np
 
 from swapcore import media
 from swapcore.errors import MediaError, SwapcoreError
-
-
-class SealSession(Protocol):
-    """What a writer needs of `provenance.seal`'s session."""
-
-    def mark(self, frame: np.ndarray) -> np.ndarray: ...
-
-    def finish(self, encoded_path: str | os.PathLike, output_path: str | os.PathLike) -> Any: ...
-
-    def abort(self, reason: str) -> None: ...
+from swapcore.media import SealSession
 
 
 Begin = Callable[[str], SealSession]  # kind ("video" | "image") -> a new seal session
@@ -184,16 +175,8 @@ class PngSequenceWriter(Writer):
         self.results: list[Any] = []
 
     def write(self, frame: np.ndarray) -> None:
-        session = self.begin(self.kind)
         name = f"frame_{self.frames:06d}.png"
-        encoded = self.staging / f".{name}.encoding.png"
-        try:
-            media.write_image(encoded, session.mark(frame))
-        except BaseException as exc:
-            encoded.unlink(missing_ok=True)
-            session.abort(f"frame {self.frames}: {exc}")
-            raise
-        self.results.append(session.finish(encoded, self.staging / name))
+        self.results.append(media.write_sealed_image(self.begin(self.kind), frame, self.staging / name))
         self.frames += 1
 
     def close(self) -> list[Any]:

@@ -1,15 +1,28 @@
-"""What a save leaves for people to look at: metrics.jsonl, the loss-curve PNG and the swap preview grid."""
+"""What a save leaves for people to look at: metrics.jsonl, the loss-curve PNG and the swap preview grid.
+
+The two pictures are outputs like any other: `SealedPreviews` watermarks, signs (C2PA) and logs each one through
+the installation's sealer, so a preview that leaves the machine is as traceable as a converted video.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
+
+from provenance.custody.log import sha256_file
+from provenance.seal import Sealer, SealRequest
+from swapcore.media import write_sealed_image
+from swapcore.training import bundle
 
 METRICS = "metrics.jsonl"
 LOSS_CURVE = "loss_curve.png"
@@ -43,8 +56,8 @@ def truncate_metrics(model_dir: Path, last_iteration: int) -> None:
     os.replace(tmp, model_dir / METRICS)
 
 
-def plot_loss_curve(model_dir: Path) -> Path:
-    """Training and held-out loss per identity against iteration, as a PNG (Agg backend: no display needed)."""
+def plot_loss_curve(model_dir: Path) -> np.ndarray:
+    """Training and held-out loss per identity against iteration, as a BGR image (Agg backend: no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,12 +78,43 @@ def plot_loss_curve(model_dir: Path) -> Path:
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize="small")
     figure.tight_layout()
-    path = model_dir / LOSS_CURVE
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp)
+    encoded = io.BytesIO()
+    figure.savefig(encoded, format="png")
     plt.close(figure)
-    os.replace(tmp, path)
-    return path
+    return cv2.imdecode(np.frombuffer(encoded.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+
+
+@dataclass
+class SealedPreviews:
+    """Writes a save's preview grid and loss curve as sealed PNGs: one seal each, citing model and consents."""
+
+    sealer: Sealer
+    actor: str
+    identities: Sequence[str]  # the model's identity names: sealing refuses any whose consent was revoked
+
+    def write(self, model_dir: Path, iteration: int, arch: str, grid: np.ndarray) -> list[Any]:
+        """Seal `previews/preview_NNNNNNN.png` (and its copy `latest.png`) and `loss_curve.png`."""
+        model = {"arch": arch, "sha256": sha256_file(model_dir / bundle.CHECKPOINT)}
+        previews = model_dir / PREVIEWS
+        previews.mkdir(exist_ok=True)
+        grid_path = previews / f"preview_{iteration:07d}.png"
+        sealed = [self._seal(grid, grid_path, f"{model_dir.name} preview, iteration {iteration}", model, iteration)]
+        _copy_atomic(grid_path, previews / "latest.png")  # the same signed bytes: C2PA binds content, not names
+        curve = plot_loss_curve(model_dir)
+        sealed.append(self._seal(curve, model_dir / LOSS_CURVE, f"{model_dir.name} loss curve, iteration {iteration}",
+                                 model, iteration))
+        return sealed
+
+    def _seal(self, image: np.ndarray, path: Path, title: str, model: dict[str, str], iteration: int) -> Any:
+        request = SealRequest(kind="image", title=title, actor=self.actor, model=model, consents=list(self.identities),
+                              parameters={"iteration": iteration, "output": path.name})
+        return write_sealed_image(self.sealer.begin(request), image, path)
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def _to_bgr_row(images: torch.Tensor) -> np.ndarray:

@@ -3,7 +3,7 @@
 Every iteration draws `batch` faces per identity, augments them as one batch, runs them through the shared
 encoder together (one large batch uses the hardware better than N small ones) and each identity's slice
 through its own decoder. A save writes the checkpoint, evaluates the fixed held-out faces, and appends to
-metrics.jsonl, the preview grid and the loss curve. A non-finite loss rolls back to the last save.
+metrics.jsonl, the preview grid and the loss curve (both sealed). A non-finite loss rolls back to the last save.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from torch import nn
 
 from swapcore import __version__
 from swapcore.errors import SwapcoreError
-from swapcore.media import write_image
 from swapcore.models import SwapModel, create
 from swapcore.training import augment as aug
 from swapcore.training import bundle, losses, report
@@ -136,10 +135,12 @@ def identity_letter(index: int) -> str:
 class Trainer:
     """Owns one model folder's training: build or resume, iterate, save, evaluate."""
 
-    def __init__(self, facesets: list[FaceSet], model_dir: Path, config: TrainConfig) -> None:
+    def __init__(self, facesets: list[FaceSet], model_dir: Path, config: TrainConfig,
+                 previews: report.SealedPreviews | None = None) -> None:
         if len(facesets) < 2:
             raise SwapcoreError("training needs faces of at least 2 identities")
         self.facesets, self.model_dir, self.config = facesets, model_dir, config
+        self.previews = previews  # None only for step-level use (benchmarks): saving needs it
         self.names = [face_set.name for face_set in facesets]
         self.device = pick_device(config.device)
         self.bf16 = wants_bf16(config.precision, self.device)
@@ -205,6 +206,8 @@ class Trainer:
 
     def start(self) -> None:
         """Resume from the folder's checkpoint, or start it: model.json plus a save at iteration 0."""
+        if self.previews is None:
+            raise SwapcoreError("training needs a sealer for its previews (swapcore.train.train passes one)")
         self.model_dir.mkdir(parents=True, exist_ok=True)
         if (self.model_dir / bundle.MODEL_JSON).exists():
             self._resume()
@@ -362,12 +365,7 @@ class Trainer:
             "eg_per_s": eg_per_s,
             "lr": self.optimizer.param_groups[0]["lr"],
         })
-        previews = self.model_dir / report.PREVIEWS
-        previews.mkdir(exist_ok=True)
-        grid = report.preview_grid(rows)
-        write_image(previews / f"preview_{self.iteration:07d}.png", grid)
-        write_image(previews / "latest.png", grid)
-        report.plot_loss_curve(self.model_dir)
+        self.previews.write(self.model_dir, self.iteration, self.config.arch, report.preview_grid(rows))
         self.consecutive_rollbacks = 0
         return evaluation
 

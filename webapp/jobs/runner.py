@@ -18,10 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from provenance.consent import require_consent
 from provenance.errors import ProvenanceError
 from swapcore.errors import SwapcoreError
-from webapp.custody.logs import append, custody_log
+from webapp.custody.logs import append
 from webapp.jobs.models import Job
 from webapp.projects.models import Identity, Output, Upload, media_path
 
@@ -116,9 +115,7 @@ def _train(job: Job, report: Reporter) -> str | None:
 
     identities = list(Identity.objects.select_related("project__organisation").filter(pk__in=job.params["identities"])
                       .order_by("pk"))
-    names = [identity.custody_name for identity in identities]
-    with custody_log() as log_:
-        require_consent(log_, names)  # refused without a standing consent for every identity, even if queued earlier
+    names = [identity.custody_name for identity in identities]  # also the face folders' names, which train() checks
     model_dir = media_path(job.params["model"])
 
     def progress(p) -> None:
@@ -127,7 +124,7 @@ def _train(job: Job, report: Reporter) -> str | None:
 
     summary = train([media_path(i.faces_folder()) for i in identities], model_dir, arch=job.params.get("arch", "lite"),
                     batch=int(job.params.get("batch", 8)), iterations=int(job.params["iterations"]),
-                    save_every=int(job.params.get("save_every", 50)), progress=progress,
+                    save_every=int(job.params.get("save_every", 50)), progress=progress, actor=job.params["actor"],
                     size=int(job.params["size"]) if job.params.get("size") else None)
     job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
                   "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
