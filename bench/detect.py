@@ -1,9 +1,11 @@
 """Detector throughput: frames per second of `detector.analyse` (decode, detect, track, cues, score, report).
 
-    .venv/bin/python -m bench.detect [--frames 300]
+    .venv/bin/python -m bench.detect [--frames 300] [--every 3 1]
 
 Uses the first `--frames` frames of a 512 px clip (d3, 30 fps: 300 frames = the 10 s of the issue's target)
-from ../shared/data/video, and prints the split between face detection and everything else.
+from ../shared/data/video, and prints, for each face-detection spacing in `--every` (detect on every n-th
+frame, interpolate between; 1 = every frame, as the calibration was fitted), the split between face
+detection and everything else.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from bench.machine import describe
 from detector import analyse
-from detector.analyse import DETECTOR_OPTIONS
+from detector.analyse import DETECT_EVERY, DETECTOR_OPTIONS
 from swapcore.faces.detectors import create
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"
@@ -27,8 +29,10 @@ class TimedDetector:
         self.inner = create("mtcnn", **DETECTOR_OPTIONS)
         self.name = self.inner.name
         self.seconds = 0.0
+        self.calls = 0
 
     def detect(self, frames):
+        self.calls += len(frames)
         started = time.perf_counter()
         try:
             return self.inner.detect(frames)
@@ -39,18 +43,21 @@ class TimedDetector:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--every", type=int, nargs="+", default=[DETECT_EVERY, 1])
     args = parser.parse_args()
     clip = DATA / "d3.mp4"
     analyse(clip, max_frames=8)  # warm-up: model load, first allocations
-    detector = TimedDetector()
-    started = time.perf_counter()
-    report = analyse(clip, max_frames=args.frames, detector=detector)
-    total = time.perf_counter() - started
-    frames = report.video["frames"]
     print(describe())
-    print(f"{clip.name}: {frames} frames ({report.video['width']}x{report.video['height']}) in {total:.1f} s = "
-          f"{frames / total:.1f} frames/s; face detection {detector.seconds:.1f} s, "
-          f"everything else {total - detector.seconds:.1f} s; score {report.probability:.2f} ({report.verdict})")
+    for every in args.every:
+        detector = TimedDetector()
+        started = time.perf_counter()
+        report = analyse(clip, max_frames=args.frames, detector=detector, detect_every=every)
+        total = time.perf_counter() - started
+        frames = report.video["frames"]
+        print(f"{clip.name}, detect every {every}: {frames} frames ({report.video['width']}x{report.video['height']}) "
+              f"in {total:.1f} s = {frames / total:.1f} frames/s; face detection {detector.seconds:.1f} s "
+              f"({detector.calls} frames), everything else {total - detector.seconds:.1f} s; "
+              f"score {report.probability:.2f} ({report.verdict})")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from detector import cues
 from detector.errors import DetectorError
@@ -27,6 +29,21 @@ KEYFRAMES = 2
 # Face detection settings shared by analysis and fitting (landmark noise, hence the jitter cue, depends on
 # them). Crops are still cut from full-resolution frames; only detection runs on the shrunk frame.
 DETECTOR_OPTIONS = {"min_face": 48, "max_side": 448}
+# Faces are detected on every DETECT_EVERY-th frame and interpolated between (detector.faces); the
+# calibration was fitted with detection on every frame (see the README's Detector section).
+DETECT_EVERY = 3
+
+
+@contextmanager
+def single_torch_thread() -> Iterator[None]:
+    """MTCNN's small convolutions run fastest on one thread: on this 2-core machine two threads were 2-50x
+    slower per frame (spin-waiting against the other cores' load). Restores the caller's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def overlay(crop_bgr: np.ndarray) -> np.ndarray:
@@ -72,8 +89,11 @@ def analyse(
     calibration: Calibration | None = None,
     detector: Detector | None = None,
     max_frames: int | None = None,
+    detect_every: int = DETECT_EVERY,
 ) -> Report:
     """Analyse every frame (up to `max_frames`) of `video` for signs of a face swap; provenance included.
+
+    Faces are detected on every `detect_every`-th frame (1: every frame, as the calibration was fitted).
 
     Raises MediaError (a SwapcoreError) when the file is not a readable video.
     """
@@ -90,7 +110,9 @@ def analyse(
         if progress is not None:
             progress(min(index + 1, total), total)
 
-    tracks = collect_tracks(media.iter_frames(path, stop=max_frames, info=info), detector, on_frame=seen)
+    with single_torch_thread():
+        tracks = collect_tracks(media.iter_frames(path, stop=max_frames, info=info), detector, on_frame=seen,
+                                detect_every=detect_every)
     judged = [t for t in tracks.values() if len(t) >= MIN_TRACK_FRAMES and t.face_size >= MIN_FACE_PIXELS]
     results = sorted((score_track(t, calibration) for t in judged), key=lambda r: -r.probability)
     provenance = provenance_of(path, c2pa_finding(path), watermark.finding())

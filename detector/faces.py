@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from swapcore.faces.align import align_face, template
-from swapcore.faces.detectors import Detector
+from swapcore.faces.detectors import Detection, Detector
 from swapcore.faces.track import CutDetector, Tracker
 
 CROP_SIZE = 128
@@ -77,15 +77,18 @@ class FaceTrack:
     boxes: list[np.ndarray] = field(default_factory=list)
     landmarks: list[np.ndarray] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)  # CROP_SIZE x CROP_SIZE BGR uint8
+    measured: list[bool] = field(default_factory=list)  # False where box and landmarks were interpolated
 
     def __len__(self) -> int:
         return len(self.frames)
 
-    def add(self, frame_index: int, box: np.ndarray, landmarks: np.ndarray, crop: np.ndarray) -> None:
+    def add(self, frame_index: int, box: np.ndarray, landmarks: np.ndarray, crop: np.ndarray,
+            measured: bool = True) -> None:
         self.frames.append(frame_index)
         self.boxes.append(box)
         self.landmarks.append(landmarks)
         self.crops.append(crop)
+        self.measured.append(measured)
 
     @property
     def face_size(self) -> float:
@@ -104,28 +107,101 @@ def _batched(frames: Iterable[tuple[int, np.ndarray]], size: int) -> Iterator[li
         yield batch
 
 
+Faces = list[Detection]
+
+
+def _centre_size(box: np.ndarray) -> tuple[np.ndarray, float]:
+    return (box[:2] + box[2:]) / 2, float(max(box[2] - box[0], box[3] - box[1], 1.0))
+
+
+def _pairs(before: Faces, after: Faces) -> list[tuple[Detection, Detection]] | None:
+    """Each face of `after` with the face of `before` it continues, or None when some face moved too far.
+
+    Faces between two detected frames are only interpolated when every face is still there, has moved less
+    than a fifth of its size and kept its size within 20 %; otherwise the frames between are detected too.
+    """
+    if len(before) != len(after):
+        return None
+    pairs, free = [], list(before)
+    for face in after:
+        centre, size = _centre_size(face.box)
+        match = min(free, key=lambda f: float(np.linalg.norm(_centre_size(f.box)[0] - centre)))
+        old_centre, old_size = _centre_size(match.box)
+        if np.linalg.norm(old_centre - centre) > 0.2 * size or not 0.8 <= size / old_size <= 1.25:
+            return None
+        pairs.append((match, face))
+        free.remove(match)
+    return pairs
+
+
+def _interpolated(pairs: list[tuple[Detection, Detection]], weight: float) -> Faces:
+    return [Detection(box=(1 - weight) * a.box + weight * b.box, score=min(a.score, b.score),
+                      landmarks=(1 - weight) * a.landmarks + weight * b.landmarks) for a, b in pairs]
+
+
+def _detect(detector: Detector, frames: list[np.ndarray]) -> list[Faces]:
+    return detector.detect([cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]) if frames else []
+
+
+class _SparseDetection:
+    """Detects faces on every `every`-th frame and fills the frames between by linear interpolation.
+
+    A stretch between two detected frames is detected frame by frame instead when a shot cut falls in it or
+    the faces at its ends do not continue each other (`_pairs`). `every=1` detects every frame.
+    """
+
+    def __init__(self, detector: Detector, every: int) -> None:
+        self.detector, self.every = detector, every
+        self.anchor: tuple[int, Faces] | None = None  # the last detected frame of the previous window
+
+    def window(self, items: list[tuple[int, np.ndarray]], cut: list[bool]) -> list[tuple[Faces, bool]]:
+        """(faces, measured) for each (index, frame) of a window; `measured` is False where interpolated."""
+        keys = [p for p in range(len(items)) if (p + 1) % self.every == 0 or p == len(items) - 1
+                or (p == 0 and self.anchor is None)]
+        found: dict[int, tuple[Faces, bool]] = {
+            p: (faces, True) for p, faces in zip(keys, _detect(self.detector, [items[p][1] for p in keys]))}
+        redo: list[int] = []
+        start = (-1, *self.anchor) if self.anchor is not None else None
+        for key in keys:
+            if start is not None and key - start[0] > 1:
+                between = range(start[0] + 1, key)
+                pairs = None if any(cut[p] for p in range(start[0] + 1, key + 1)) else _pairs(start[2], found[key][0])
+                if pairs is None:
+                    redo.extend(between)
+                else:
+                    span = items[key][0] - start[1]
+                    found.update({p: (_interpolated(pairs, (items[p][0] - start[1]) / span), False) for p in between})
+            start = (key, items[key][0], found[key][0])
+        found.update({p: (faces, True) for p, faces in zip(redo, _detect(self.detector, [items[p][1] for p in redo]))})
+        self.anchor = (items[keys[-1]][0], found[keys[-1]][0])
+        return [found[p] for p in range(len(items))]
+
+
 def collect_tracks(
     frames: Iterable[tuple[int, np.ndarray]],
     detector: Detector,
     *,
     on_frame: Callable[[int, np.ndarray], None] | None = None,
     batch: int = 4,
+    detect_every: int = 1,
 ) -> dict[int, FaceTrack]:
-    """Detect faces in every (index, BGR frame), link them into tracks and cut their aligned crops.
+    """Detect faces in (index, BGR frame)s, link them into tracks and cut their aligned crops.
 
-    `on_frame` sees every frame once (the watermark test and the progress bar ride on this single decode).
+    Faces are detected on every `detect_every`-th frame (and interpolated between, see `_SparseDetection`);
+    each observation records whether its landmarks were measured. `on_frame` sees every frame once (the
+    watermark test and the progress bar ride on this single decode).
     """
-    tracker, cuts = Tracker(max_gap=3), CutDetector()
+    tracker, cuts, sparse = Tracker(max_gap=3), CutDetector(), _SparseDetection(detector, detect_every)
     tracks: dict[int, FaceTrack] = {}
-    for group in _batched(frames, batch):
-        detections = detector.detect([cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, f in group])
-        for (index, frame), found in zip(group, detections):
+    for group in _batched(frames, batch * detect_every):
+        cut = [cuts.is_cut(frame) for _, frame in group]
+        for (index, frame), (found, measured), is_cut in zip(group, sparse.window(group, cut), cut):
             if on_frame is not None:
                 on_frame(index, frame)
-            if cuts.is_cut(frame):
+            if is_cut:
                 tracker.cut()
             ids = tracker.update(index, [d.box for d in found], [d.landmarks for d in found])
             for track_id, det in zip(ids, found):
                 crop, _ = align_face(frame, det.landmarks, CROP_SIZE, CENTERING)
-                tracks.setdefault(track_id, FaceTrack(track_id)).add(index, det.box, det.landmarks, crop)
+                tracks.setdefault(track_id, FaceTrack(track_id)).add(index, det.box, det.landmarks, crop, measured)
     return tracks

@@ -28,10 +28,13 @@ _INSIDE = (_SMALL_RHO > 0.55) & (_SMALL_RHO < 0.9)
 _OUTSIDE = (_SMALL_RHO > 1.1) & (_SMALL_RHO < 1.45)
 
 
-def landmark_jitter(previous: np.ndarray, current: np.ndarray, following: np.ndarray) -> float:
-    """Non-rigid deviation of `current` from its neighbours' midpoint, in eye distances."""
+def landmark_jitter(previous: np.ndarray, current: np.ndarray, following: np.ndarray, weight: float = 0.5) -> float:
+    """Non-rigid deviation of `current` from where its neighbours put it, in eye distances.
+
+    `weight` is how far `current` lies from `previous` towards `following` in time (0.5: half-way).
+    """
     to_current = [transform_points(p, umeyama(p, current)) for p in (previous, following)]
-    midpoint = (to_current[0] + to_current[1]) / 2
+    midpoint = (1 - weight) * to_current[0] + weight * to_current[1]
     eye_distance = max(float(np.linalg.norm(current[1] - current[0])), 1.0)
     return float(np.linalg.norm(current - midpoint, axis=1).mean() / eye_distance)
 
@@ -50,14 +53,29 @@ def flow_discontinuity(before_bgr: np.ndarray, after_bgr: np.ndarray) -> float:
     return float(np.mean(gaps) / (typical + 0.2)) if gaps else 0.0
 
 
+def _jitter(track: FaceTrack, follows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jitter on measured landmarks only, each against the nearest measured ones before and after it.
+
+    Interpolated landmarks (sparse detection) lie on the line between their neighbours by construction, so
+    they would read as perfectly steady; they take the track's median instead (`fill_edges`). With detection
+    on every frame this is the second difference of consecutive frames that the calibration was fitted on.
+    """
+    count = len(track)
+    jitter, valid = np.zeros(count), np.zeros(count, bool)
+    measured = np.flatnonzero(track.measured)
+    for before, i, after in zip(measured, measured[1:], measured[2:]):
+        if follows[before + 1 : after + 1].all():
+            span = track.frames[after] - track.frames[before]
+            weight = (track.frames[i] - track.frames[before]) / span
+            jitter[i] = landmark_jitter(track.landmarks[before], track.landmarks[i], track.landmarks[after], weight)
+            valid[i] = True
+    return jitter, valid
+
+
 def compute(track: FaceTrack) -> np.ndarray:
     count = len(track)
     follows = consecutive(track)
-    jitter, jitter_ok = np.zeros(count), np.zeros(count, bool)
-    for i in range(1, count - 1):
-        if follows[i] and follows[i + 1]:
-            jitter[i] = landmark_jitter(track.landmarks[i - 1], track.landmarks[i], track.landmarks[i + 1])
-            jitter_ok[i] = True
+    jitter, jitter_ok = _jitter(track, follows)
     flow = np.zeros(count)
     for i in np.flatnonzero(follows):
         flow[i] = flow_discontinuity(track.crops[i - 1], track.crops[i])
