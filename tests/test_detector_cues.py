@@ -11,8 +11,10 @@ from detector.cues.blur import sharpness_ratios
 from detector.cues.flicker import compute as flicker
 from detector.cues.frequency import high_band_ratio
 from detector.cues.seams import seam_measures
+from detector.analyse import DETECTOR_OPTIONS, single_torch_thread
+from detector.cues.temporal import compute as temporal
 from detector.cues.temporal import flow_discontinuity, landmark_jitter
-from detector.faces import CENTERING, CROP_SIZE, GEOMETRY, FaceTrack
+from detector.faces import CENTERING, CROP_SIZE, GEOMETRY, FaceTrack, collect_tracks
 from detector.fit.model import auc, fit_calibration
 from swapcore import media
 from swapcore.faces.align import align_face
@@ -96,6 +98,23 @@ def test_landmark_jitter_ignores_rigid_motion_and_sees_wobble(face):
     assert landmark_jitter(*rigid) < 0.01
     wobbly = [points + rng.normal(0, 4, points.shape) for points in rigid]
     assert landmark_jitter(*wobbly) > 5 * landmark_jitter(*rigid)
+
+
+def test_sparse_detection_interpolates_close_to_detection_and_jitter_skips_interpolated_frames():
+    clip, detector = shared_file("video/d6.mp4"), create("mtcnn", **DETECTOR_OPTIONS)
+    with single_torch_thread():
+        dense = max(collect_tracks(media.iter_frames(clip, stop=24), detector).values(), key=len)
+        sparse = max(collect_tracks(media.iter_frames(clip, stop=24), detector, detect_every=3).values(), key=len)
+    assert dense.frames == sparse.frames == list(range(24)) and all(dense.measured)
+    measured = np.array(sparse.measured)
+    assert 8 <= measured.sum() <= 10 and measured[0] and not measured[1]  # every 3rd frame (and the first)
+    eye = np.linalg.norm(dense.landmarks[0][1] - dense.landmarks[0][0])
+    error = np.array([np.linalg.norm(a - b, axis=1).mean() / eye for a, b in zip(dense.landmarks, sparse.landmarks)])
+    assert np.all(error[measured] < 1e-6) and 0 < error[~measured].max() < 0.08
+    jitter = temporal(sparse)[:, 0]
+    # interpolated frames lie on the line between their neighbours: they must not count as perfectly steady
+    assert np.allclose(jitter[~measured], np.median(jitter[measured][1:-1]))
+    assert jitter.min() > np.log(1e-3) + 1
 
 
 def test_flow_breaks_when_the_face_slides_over_the_head(face):
