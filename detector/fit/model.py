@@ -15,6 +15,16 @@ def auc(scores_negative: np.ndarray, scores_positive: np.ndarray) -> float:
     return float((ranks[n_neg:].sum() - n_pos * (n_pos + 1) / 2) / (n_neg * n_pos))
 
 
+def tpr_at_fpr(scores_negative: np.ndarray, scores_positive: np.ndarray, fpr: float) -> float:
+    """Share of positives scored above the threshold that lets at most `fpr` of the negatives through.
+
+    With n negatives only FPR steps of 1/n are resolvable: below 1/n this is the TPR at zero false positives.
+    """
+    allowed = int(np.floor(fpr * len(scores_negative)))
+    threshold = np.sort(scores_negative)[::-1][allowed]
+    return float((np.asarray(scores_positive) > threshold).mean())
+
+
 def fit_calibration(clips: list[np.ndarray], labels: list[int], features: list[str], *, version: str,
                     provenance: dict, l2: float = 1.0) -> Calibration:
     """Frame-level logistic regression (each clip and each class weighing the same), then a Platt map from a
