@@ -21,7 +21,7 @@ from detector.fit.evaluation import arguments, run_evaluation
 def main() -> None:
     args = arguments(__doc__.split("\n")[0]).parse_args()
     print(describe())
-    run_evaluation(args.data, args.cache, args.frames, args.seed)
+    run_evaluation(args.data, args.cache, args.frames, args.seed, args.detect_every)
     analyse(DATA / "d3.mp4", max_frames=8)  # warm-up: model load, first allocations
     print("\nSpeed (10 s at 512 px):")
     print(measure(300, DETECT_EVERY))

@@ -24,7 +24,7 @@ def main() -> None:
     parser = arguments(__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="write the fitted calibration into the package")
     args = parser.parse_args()
-    fit_units, fit_feats, chosen, l2, table = run_evaluation(args.data, args.cache, args.frames, args.seed)
+    fit_units, fit_feats, chosen, l2, table = run_evaluation(args.data, args.cache, args.frames, args.seed, args.detect_every)
     full = fit(fit_units, fit_feats, chosen, l2=l2)
     print("\nweights (standardised features):")
     for name, weight in zip(full.features, full.weights):

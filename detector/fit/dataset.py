@@ -89,16 +89,16 @@ def write_clip(unit: Unit, target: Path, landmarks: Landmarks) -> Path:
     return target
 
 
-def clip_features(path: Path, detector: Detector) -> np.ndarray:
+def clip_features(path: Path, detector: Detector, detect_every: int = 1) -> np.ndarray:
     """Per-frame features of the longest face track of a clip (all cues, `cues.feature_names()` order)."""
-    tracks = collect_tracks(media.iter_frames(path), detector)
+    tracks = collect_tracks(media.iter_frames(path), detector, detect_every=detect_every)
     longest = max(tracks.values(), key=len, default=None)
     if longest is None or len(longest) < MIN_TRACK_FRAMES:
         raise DetectorError(f"{path.name}: no face track to measure")
     return cues.track_features(longest)
 
 
-def cached_features(unit: Unit, cache: Path, landmarks: Landmarks) -> np.ndarray:
+def cached_features(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1) -> np.ndarray:
     """The unit's features from the cache, computing (and caching) them on a miss."""
     stored = cache / f"{unit.key}.npz"
     if stored.exists():
@@ -107,7 +107,7 @@ def cached_features(unit: Unit, cache: Path, landmarks: Landmarks) -> np.ndarray
             return data["features"]
     clip = write_clip(unit, cache / f"{unit.key}.mp4", landmarks)
     try:
-        features = clip_features(clip, landmarks.detector)
+        features = clip_features(clip, landmarks.detector, detect_every)
     finally:
         clip.unlink(missing_ok=True)
     np.savez(stored, features=features, names=np.array(cues.feature_names()))
