@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.machine import describe
+from bench.train_quality import consenting_sealer
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 CLIPS = {"512px (d3.mp4)": "d3.mp4", "720p (d13.mp4, 720x1280)": "d13.mp4"}
@@ -36,7 +37,9 @@ def throwaway_model(work: Path, arch: str) -> Path:
     for name, clip in FACES.items():
         extract(DATA / "faces" / "styletalk_source" / clip, work / name, size=64, every=25)
         folders.append(work / name)
-    train(folders, work / "model", arch=arch, batch=4, iterations=1, save_every=1)
+    sealer = consenting_sealer(FACES, work / "consent.txt")
+    train(folders, work / "model", arch=arch, batch=4, iterations=1, save_every=1, sealer=sealer, actor="bench")
+    sealer.close()
     return work / "model"
 
 
@@ -79,15 +82,9 @@ def swap_and_encode(clip: Path, model_dir: Path, alignments: Path | None, out: P
 
 
 def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str) -> int:
-    from provenance.consent import record_consent
-    from provenance.seal import Sealer
     from swapcore.convert import SwapSettings, convert
 
-    sealer = Sealer.for_installation()
-    form = out.parent / "consent.txt"
-    form.write_text("benchmark consent")
-    for name in FACES:
-        record_consent(sealer.log, identity=name, person=name, document=form, actor="bench")
+    sealer = consenting_sealer(FACES, out.parent / "consent.txt")
     result = convert(clip, model_dir, out, settings=SwapSettings(device=device), alignments=alignments,
                      sealer=sealer, actor="bench")
     sealer.close()

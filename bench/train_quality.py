@@ -7,7 +7,8 @@ Faces are extracted from ../shared/data/video/d6.mp4 and d14.mp4 by `swapcore.ex
 frame, 64 px, or the architecture's size) into `--work` and reused by later runs. The model trains from scratch
 for `--minutes` of wall time, then the held-out faces (16 per identity, never trained on) give the SSIM of each
 identity's reconstruction; the swap preview (A, A>A, A>B, B, B>B, B>A) is saved as `train_quality_preview.png`
-in `--work`. Compare figures only at the same budget, architecture and machine load.
+in `--work`. Compare figures only at the same budget, architecture and machine load. The run uses a throwaway
+installation under `--work/home` (consents recorded there, previews sealed there), never the user's own.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import argparse
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
 from bench.machine import describe
+from provenance.consent import record_consent
+from provenance.seal import Sealer
 from swapcore.extract import extract
 from swapcore.models import architecture
 from swapcore.train import train
@@ -29,6 +33,15 @@ from swapcore.training import report
 VIDEO = Path(os.environ.get("FACEPROOF_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")) / "video"
 IDENTITIES = ("d6", "d14")
 HOLDOUT = 16
+
+
+def consenting_sealer(names: Iterable[str], form: Path) -> Sealer:
+    """This installation's sealer with a consent per identity (training and sealing require them)."""
+    sealer = Sealer.for_installation()
+    form.write_text("benchmark consent: public test data")
+    for name in names:
+        record_consent(sealer.log, identity=name, person=name, document=form, actor="bench")
+    return sealer
 
 
 def faces_of(name: str, work: Path, size: int, every: int) -> Path:
@@ -54,12 +67,17 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     size = architecture(args.arch).default_size
     args.work.mkdir(parents=True, exist_ok=True)
+    os.environ["FACEPROOF_HOME"] = str(args.work / "home")
+    os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "bench")
     folders = [faces_of(name, args.work, size, args.every) for name in IDENTITIES]
     model_dir = args.work / f"model_{args.arch}"
     shutil.rmtree(model_dir, ignore_errors=True)  # every run starts from scratch: the budget is the variable
     print(f"machine: {describe()}")
+    sealer = consenting_sealer([folder.name for folder in folders], args.work / "consent.txt")
     summary = train(folders, model_dir, arch=args.arch, batch=args.batch, iterations=10**9,
-                    save_every=args.save_every, time_limit=args.minutes * 60, holdout=HOLDOUT, device=args.device)
+                    save_every=args.save_every, time_limit=args.minutes * 60, holdout=HOLDOUT, device=args.device,
+                    sealer=sealer, actor="bench")
+    sealer.close()
     preview = args.work / "train_quality_preview.png"
     shutil.copyfile(model_dir / report.PREVIEWS / "latest.png", preview)
     ssim = ", ".join(f"{name} {summary.holdout.ssim[folder.name]:.4f}" for name, folder in zip(IDENTITIES, folders))
