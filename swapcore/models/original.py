@@ -15,21 +15,23 @@ from swapcore.models.base import Bottleneck, SwapModel, downscale, upscale
 class Original(SwapModel):
     name = "original"
     default_size = 64
+    widths = (128, 256, 512, 1024)  # encoder channels; the last is also the bottleneck; decoders mirror them
 
     def __init__(self, identities: int = 2, size: int = 64) -> None:
         if size != 64:
-            raise ValueError("the original model works at 64 px only")
+            raise ValueError(f"the {self.name} model works at 64 px only")
         super().__init__(identities, size)
+        w1, w2, w3, w4 = self.widths
         self.encoder = nn.Sequential(
-            downscale(3, 128),
-            downscale(128, 256),
-            downscale(256, 512),
-            downscale(512, 1024),
-            Bottleneck(4 * 4 * 1024, 1024, side=4, channels=1024),
-            upscale(1024, 512),
+            downscale(3, w1),
+            downscale(w1, w2),
+            downscale(w2, w3),
+            downscale(w3, w4),
+            Bottleneck(4 * 4 * w4, w4, side=4, channels=w4),
+            upscale(w4, w3),
         )
         self.decoders = nn.ModuleList(self._decoder() for _ in range(identities))
 
-    @staticmethod
-    def _decoder() -> nn.Sequential:
-        return nn.Sequential(upscale(512, 256), upscale(256, 128), upscale(128, 64), nn.Conv2d(64, 3, 5, padding=2))
+    def _decoder(self) -> nn.Sequential:
+        w1, w2, w3, _ = self.widths
+        return nn.Sequential(upscale(w3, w2), upscale(w2, w1), upscale(w1, w1 // 2), nn.Conv2d(w1 // 2, 3, 5, padding=2))
