@@ -91,6 +91,29 @@ def installation_log(*, writable: bool = False, passphrase: str | None = None) -
     return CustodyLog(store, public_key=keys.custody_public_key())
 
 
+def record_reports(
+    subject: Path, reports: Sequence[Path], *, actor: str, parameters: Mapping[str, Any] | None = None,
+    reason: str = "", log: CustodyLog | None = None,
+) -> Receipt:
+    """Log reports that cannot carry a C2PA manifest (HTML, JSON) by hash: one durable `verify` event from the
+    analysed file to them, so `faceproof custody prove --sha256 HASH` proves a report's origin offline."""
+    event = Event(
+        kind="verify", actor=actor, inputs=(AssetRef(sha256_file(subject), Path(subject).name),),
+        outputs=tuple(AssetRef(sha256_file(path), Path(path).name) for path in reports),
+        parameters=dict(parameters or {}), reason=reason,
+    )
+    if log is not None:
+        return log.append(event)
+    keys = KeyStore(keys_dir())
+    if not keys.exists():
+        keys.init()
+    own = installation_log(writable=True)
+    try:
+        return own.append(event)
+    finally:
+        own.store.close()
+
+
 class Sealer:
     """Holds one installation's keys, custody log, watermark registry and watermark secret."""
 

@@ -17,6 +17,8 @@ from detector.errors import DetectorError
 from detector.fit.dataset import Landmarks, Unit, write_clip
 from detector.report import SCHEMA
 from detector.score import load_calibration
+from provenance.custody.log import sha256_file
+from provenance.seal import installation_log
 from swapcore.errors import MediaError
 from swapcore.faces.detectors import create
 from tests.conftest import shared_file
@@ -77,13 +79,21 @@ def test_html_is_self_contained_with_provenance_first(reports, tmp_path):
     assert "proven real" not in page.lower()
 
 
-def test_cli_writes_both_reports(clips, tmp_path, capsys):
+def test_cli_writes_both_reports_and_logs_them_in_custody(clips, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "detector tests")
     call_command("detect", str(clips["real"]), "--json", str(tmp_path / "out.json"), "--report", str(tmp_path / "out.html"),
-                 "--max-frames", "8")
+                 "--max-frames", "8", "--actor", "vera@newsroom")
     printed = capsys.readouterr().out
     assert "C2PA: NoManifest" in printed and "verdict:" in printed
     assert json.loads((tmp_path / "out.json").read_text())["video"]["frames"] == 8
     assert (tmp_path / "out.html").read_text().startswith("<!doctype html>")
+    # Reports cannot carry C2PA: each is provable from the custody log by its hash, linked to the clip it judged.
+    log = installation_log()
+    for name in ("out.json", "out.html"):
+        (event,) = log.history(sha256_file(tmp_path / name))
+        assert event["kind"] == "verify" and event["actor"] == "vera@newsroom"
+        assert [ref["sha256"] for ref in event["inputs"]] == [sha256_file(clips["real"])]
+    assert log.verify().ok
 
 
 def test_bad_input_is_one_clear_error(tmp_path):

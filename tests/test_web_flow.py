@@ -6,11 +6,13 @@ The flows that train a model are marked slow (a tiny model still costs ~30 s her
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 
 import pytest
 
+from provenance.seal import installation_log
 from tests.web_fixtures import *  # noqa: F403  (fixtures)
 from tests.web_fixtures import client_for, consent_all, place_faces, request_cancel_at, short_video, upload_of
 
@@ -169,6 +171,9 @@ def test_verifier_case_reports_provenance_first_and_keeps_history(members, web, 
     assert page.index("Provenance") < page.index("Analysis") and case.verdict.upper() in page
     html = client.get(f"/cases/{case.pk}/report.html")
     assert html.status_code == 200 and "sandbox" in html["Content-Security-Policy"]
+    # The report itself carries no C2PA: the custody log links its hash to the clip it judged.
+    (event,) = installation_log().history(hashlib.sha256(b"".join(html.streaming_content)).hexdigest())
+    assert event["kind"] == "verify" and event["inputs"][0]["sha256"] == case.sha256
     assert "tip line" in client.get("/cases/").content.decode()
     assert client_for(members["producer"]).get(f"/cases/{case.pk}/").status_code == 403
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from provenance.custody.log import sha256_file
 from provenance.errors import ProvenanceError
 from swapcore.errors import SwapcoreError
 from webapp.custody.logs import append
@@ -128,7 +129,6 @@ def _train(job: Job, report: Reporter) -> str | None:
                     size=int(job.params["size"]) if job.params.get("size") else None)
     job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
                   "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
-    from provenance.custody.log import sha256_file
     from swapcore.training.bundle import CHECKPOINT
 
     append("train", job.params["actor"], outputs=[(sha256_file(model_dir / CHECKPOINT), f"{model_dir.name}/{CHECKPOINT}")],
@@ -174,13 +174,13 @@ def _detect(job: Job, report: Reporter) -> None:
     case = Case.objects.get(job=job)
     report_dir = media_path(case.folder())
     analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"))
-    analysis.write_json(report_dir / "report.json")
-    analysis.write_html(report_dir / "report.html")
+    reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
     data = analysis.to_json()
     case.verdict, case.c2pa_state = data["analysis"]["verdict"], data["provenance"]["c2pa"]["state"]
     case.save(update_fields=["verdict", "c2pa_state"])
     job.result = {"verdict": case.verdict, "c2pa": case.c2pa_state, "probability": data["analysis"]["probability"]}
     append("verify", job.params["actor"], inputs=[(case.sha256, case.original_name)],
+           outputs=[(sha256_file(path), path.name) for path in reports],  # reports carry no C2PA: logged by hash
            parameters={"verdict": case.verdict, "c2pa": case.c2pa_state}, reason=f"detector report for case {case.pk}")
 
 

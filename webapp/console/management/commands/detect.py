@@ -7,10 +7,12 @@ not a pass/fail gate.
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 from detector import analyse
 from detector.report import VERDICTS, Report
+from provenance.seal import record_reports
 from webapp.console.base import StageCommand
 from webapp.console.progress import progress_bar
 
@@ -43,12 +45,24 @@ class Command(StageCommand):
         parser.add_argument("--report", type=Path, help="write the self-contained HTML report here")
         parser.add_argument("--json", type=Path, help="write the JSON report here")
         parser.add_argument("--max-frames", type=int, help="analyse at most this many frames")
+        parser.add_argument("--actor", help="who is analysing, for the custody log (default: your user name)")
 
     def run(self, **options):
         with progress_bar("detect") as progress:
             report = analyse(options["video"], progress=progress, max_frames=options["max_frames"])
         self.stdout.write(summary(report))
+        written = []
         if options["report"]:
-            self.stdout.write(f"report: {report.write_html(options['report'])}")
+            written.append(report.write_html(options["report"]))
+            self.stdout.write(f"report: {written[-1]}")
         if options["json"]:
-            self.stdout.write(f"json: {report.write_json(options['json'])}")
+            written.append(report.write_json(options["json"]))
+            self.stdout.write(f"json: {written[-1]}")
+        if written:  # reports cannot carry C2PA: their hashes go into the custody log instead
+            analysis = report.to_json()["analysis"]
+            receipt = record_reports(
+                options["video"], written, actor=options["actor"] or getpass.getuser(),
+                parameters={"verdict": analysis["verdict"], "probability": analysis["probability"]},
+                reason="detector report",
+            )
+            self.stdout.write(f"custody: reports logged as entry {receipt.seq} (prove with faceproof custody prove)")
