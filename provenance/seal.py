@@ -82,6 +82,14 @@ class SealResult:
         return {**self.__dict__, "output": str(self.output)}
 
 
+def installation_keys(passphrase: str | None = None) -> KeyStore:
+    """This installation's key store; the keys are generated on first use (the passphrase protects them)."""
+    keys = KeyStore(keys_dir())
+    if not keys.exists():
+        keys.init(passphrase)
+    return keys
+
+
 def installation_log(*, writable: bool = False, passphrase: str | None = None) -> CustodyLog:
     """This installation's custody log; read-only needs no passphrase (only the public checkpoint key)."""
     keys = KeyStore(keys_dir())
@@ -104,9 +112,7 @@ def record_reports(
     )
     if log is not None:
         return log.append(event)
-    keys = KeyStore(keys_dir())
-    if not keys.exists():
-        keys.init()
+    installation_keys()
     own = installation_log(writable=True)
     try:
         return own.append(event)
@@ -128,9 +134,7 @@ class Sealer:
     @classmethod
     def for_installation(cls, passphrase: str | None = None) -> Sealer:
         """The installation under $FACEPROOF_HOME; keys are generated on first use (passphrase required)."""
-        keys = KeyStore(keys_dir())
-        if not keys.exists():
-            keys.init(passphrase)
+        keys = installation_keys(passphrase)
         log = installation_log(writable=True, passphrase=passphrase)
         secret = load_or_create_watermark_key(watermark_key_path())
         # The registry shares the SQLite log's connection; beside a PostgreSQL log it keeps the SQLite file.

@@ -6,16 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from provenance.custody.log import AssetRef, CustodyLog, Event, checkpoint_to_json
-from provenance.home import keys_dir
-from provenance.keys import KeyStore
-from provenance.seal import installation_log
+from provenance.seal import installation_keys, installation_log
 
 
 def ensure_keys() -> None:
     """Generate the installation's keys on first use ($FACEPROOF_KEY_PASSPHRASE protects them)."""
-    keys = KeyStore(keys_dir())
-    if not keys.exists():
-        keys.init()
+    installation_keys()
 
 
 @contextmanager
