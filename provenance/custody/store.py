@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Protocol
 
 from provenance.custody.merkle import HASH_SIZE, CompactTree
 from provenance.errors import CustodyError
+
+OPEN_ATTEMPTS = 20  # about 10 s of back-off in all, for first-open races between processes
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,28 @@ class SQLiteCustodyStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._db = self._open()
+                return
+            except sqlite3.OperationalError as exc:
+                # Two processes creating the same fresh file (web server and worker starting together) can deadlock
+                # on the switch to WAL; SQLite then answers "locked" at once instead of waiting, so try again.
+                if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                    raise CustodyError(f"{self.path}: cannot open the custody database ({exc})") from None
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.DatabaseError as exc:
+                raise CustodyError(f"{self.path}: cannot open the custody database ({exc})") from None
+
+    def _open(self) -> sqlite3.Connection:
+        connection = connect_sqlite(self.path)
         try:
-            self._db = connect_sqlite(self.path)
-            self._db.executescript(_SCHEMA + _append_only_triggers())
-        except sqlite3.DatabaseError as exc:
-            raise CustodyError(f"{self.path}: cannot open the custody database ({exc})") from None
+            # The write lock first: a read that upgrades to a write fails at once in WAL mode, without waiting.
+            connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _append_only_triggers() + "COMMIT;")
+        except sqlite3.DatabaseError:
+            connection.close()
+            raise
+        return connection
 
     @property
     def connection(self) -> sqlite3.Connection:
