@@ -97,6 +97,8 @@ def analyse(
 
     Raises MediaError (a SwapcoreError) when the file is not a readable video.
     """
+    if not 1 <= detect_every <= 30:
+        raise DetectorError(f"detect_every must be between 1 and 30 frames, got {detect_every}")
     started = time.perf_counter()
     path = Path(video)
     info = media.probe(path)

@@ -56,6 +56,20 @@ def test_self_blended_clip_scores_higher_than_the_real_one(reports):
     assert blur["contribution"] > next(r for r in real.reasons if r["cue"] == "blur")["contribution"]
 
 
+def test_real_footage_scores_low():
+    """Untouched footage of a person the detector never saw (d10): "no signs found", well under the threshold."""
+    report = analyse(shared_file("video/d10.mp4"), max_frames=150)
+    assert report.verdict == "no signs found", report.to_json()["analysis"]["reasons"]
+    assert report.probability < report.calibration["threshold"] / 4
+
+
+def test_real_footage_of_a_fit_person_is_not_called_manipulated():
+    """d3, whose full clip the previous calibration called "likely manipulated" (0.58): its head motion still
+    lifts the temporal cue, so it reads "inconclusive" (0.38 when fitted), never "likely manipulated"."""
+    report = analyse(shared_file("video/d3.mp4"))
+    assert report.verdict != "likely manipulated" and report.probability < report.calibration["threshold"]
+
+
 def test_report_json_has_the_schema_provenance_and_per_track_breakdown(reports, tmp_path):
     data = json.loads(reports["resample"].write_json(tmp_path / "r.json").read_text())
     assert data["schema"] == SCHEMA
@@ -82,7 +96,7 @@ def test_html_is_self_contained_with_provenance_first(reports, tmp_path):
 def test_cli_writes_both_reports_and_logs_them_in_custody(clips, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "detector tests")
     call_command("detect", str(clips["real"]), "--json", str(tmp_path / "out.json"), "--report", str(tmp_path / "out.html"),
-                 "--max-frames", "8", "--actor", "vera@newsroom")
+                 "--max-frames", "8", "--detect-every", "1", "--actor", "vera@newsroom")
     printed = capsys.readouterr().out
     assert "C2PA: NoManifest" in printed and "verdict:" in printed
     assert json.loads((tmp_path / "out.json").read_text())["video"]["frames"] == 8
@@ -105,6 +119,8 @@ def test_bad_input_is_one_clear_error(tmp_path):
         call_command("detect", str(fake))
     with pytest.raises(CommandError, match="no such file"):
         call_command("detect", str(tmp_path / "missing.mp4"))
+    with pytest.raises(CommandError, match="detect_every must be between 1 and 30"):
+        call_command("detect", str(fake), "--detect-every", "0")
 
 
 def test_shipped_calibration_matches_the_cues_and_bad_files_are_refused(tmp_path):

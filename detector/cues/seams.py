@@ -55,10 +55,10 @@ def seam_measures(crop_bgr: np.ndarray) -> tuple[float, float, float]:
     chroma = radial_profiles(colour[..., 1:])  # SECTORS x BINS x 2
     steps = np.linalg.norm(np.diff(chroma, axis=1), axis=-1)  # SECTORS x BINS-1
     typical_step = np.median(steps, axis=1) + 0.5
-    chroma_step = np.log(steps[:, _BAND].max(1) / typical_step).mean()
+    chroma_step = np.log((steps[:, _BAND].max(1) + 0.5) / typical_step).mean()  # finite on flat (padded) sectors
     gradient = radial_profiles(_gradient(colour[..., 0]) + 0.5 * _gradient(colour[..., 1]) + 0.5 * _gradient(colour[..., 2]))
     typical = np.median(gradient, axis=1) + 1e-3
-    peak = np.log(gradient[:, _BAND].max(1) / typical).mean()
+    peak = np.log((gradient[:, _BAND].max(1) + 1e-3) / typical).mean()
     double = float((_peaks(gradient, 1.3 * typical) >= 2).mean())
     return float(chroma_step), float(peak), double
 

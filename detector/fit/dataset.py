@@ -1,12 +1,16 @@
-"""Training/evaluation clips: a window of a real clip, as-is or self-blended, encoded at a chosen CRF.
+"""Training/evaluation clips: a window of a real clip, as-is, self-blended or swapped by faceproof's own
+pipeline, encoded at a chosen CRF, and measured.
 
-Features of each clip are cached to disk (one .npz per clip, named by its recipe), so a refit or an ablation
-costs seconds, and an interrupted run resumes where it stopped.
+Each clip's face track (crops, landmarks, boxes) is cached to disk once (one .npz per clip, named by its
+recipe); features are computed from the stored track and cached beside it under the cue set's name, so a new
+cue costs a pass over stored crops rather than a new decode and face detection, and an interrupted run resumes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +20,13 @@ import numpy as np
 from detector import cues
 from detector.analyse import MIN_TRACK_FRAMES
 from detector.errors import DetectorError
-from detector.faces import collect_tracks
+from detector.faces import FaceTrack, collect_tracks
+from detector.fit import swaps as swap_models
 from detector.fit.selfblend import blend_frame, random_recipe
 from swapcore import media
 from swapcore.faces.detectors import Detector
 
+SWAP_FAMILY = "faceproof"
 
 
 @dataclass(frozen=True)
@@ -31,13 +37,14 @@ class Unit:
     source: Path
     start: int
     frames: int
-    family: str  # "real" or one of selfblend.FAMILIES
+    family: str  # "real", one of selfblend.FAMILIES, or SWAP_FAMILY
     crf: int
     seed: int
+    swap: str = ""  # SWAP_FAMILY only: "<model folder>:<a2b|b2a>"
 
     @property
     def key(self) -> str:
-        text = f"{self.source.name}|{self.start}|{self.frames}|{self.family}|{self.crf}|{self.seed}"
+        text = f"{self.source.name}|{self.start}|{self.frames}|{self.family}|{self.crf}|{self.seed}|{self.swap}"
         return f"{self.identity}-{self.family}-crf{self.crf}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
     @property
@@ -67,21 +74,34 @@ class Landmarks:
                 self._known[(str(source), index)] = max(faces, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])).landmarks
 
 
-def write_clip(unit: Unit, target: Path, landmarks: Landmarks) -> Path:
-    """Encode the unit's frames (manipulated unless `real`) at its CRF into `target`."""
-    info = media.probe(unit.source)
+def _blended(unit: Unit, landmarks: Landmarks, info: media.VideoInfo) -> list[np.ndarray]:
     rng = np.random.default_rng(unit.seed)
     recipe = random_recipe(unit.family, rng) if unit.family != "real" else None
     offset = recipe.source_offset if recipe else 0
     lo, hi = max(0, unit.start + min(offset, 0)), unit.start + unit.frames + max(offset, 0)
     frames = dict(media.iter_frames(unit.source, start=lo, stop=hi, info=info))
     indices = range(unit.start, unit.start + unit.frames)
-    window = [frames[i] for i in indices]
-    if recipe is not None:
-        sources = {i: int(np.clip(i + offset, min(frames), max(frames))) for i in indices}
-        landmarks.prefetch(unit.source, {i: frames[i] for i in {*indices, *sources.values()}})
-        window = [blend_frame(frames[i], landmarks.of(unit.source, i), frames[sources[i]],
-                              landmarks.of(unit.source, sources[i]), recipe, rng) for i in indices]
+    if recipe is None:
+        return [frames[i] for i in indices]
+    sources = {i: int(np.clip(i + offset, min(frames), max(frames))) for i in indices}
+    landmarks.prefetch(unit.source, {i: frames[i] for i in {*indices, *sources.values()}})
+    return [blend_frame(frames[i], landmarks.of(unit.source, i), frames[sources[i]],
+                        landmarks.of(unit.source, sources[i]), recipe, rng) for i in indices]
+
+
+def _swapped(unit: Unit, swaps: Path | None) -> list[np.ndarray]:
+    if swaps is None:
+        raise DetectorError(f"{unit.key}: a faceproof swap needs the folder of trained swap models")
+    folder, _, direction = unit.swap.partition(":")
+    settings = swap_models.random_settings(np.random.default_rng(unit.seed), direction)
+    return list(swap_models.swapped_window(swap_models.load(swaps / folder), unit.source, unit.start, unit.frames,
+                                           settings))
+
+
+def write_clip(unit: Unit, target: Path, landmarks: Landmarks, swaps: Path | None = None) -> Path:
+    """Encode the unit's frames (manipulated unless `real`) at its CRF into `target`."""
+    info = media.probe(unit.source)
+    window = _swapped(unit, swaps) if unit.family == SWAP_FAMILY else _blended(unit, landmarks, info)
     height, width = window[0].shape[:2]
     with media.VideoWriter(target, width - width % 2, height - height % 2, info.fps, crf=unit.crf) as writer:
         for frame in window:
@@ -89,26 +109,64 @@ def write_clip(unit: Unit, target: Path, landmarks: Landmarks) -> Path:
     return target
 
 
-def clip_features(path: Path, detector: Detector, detect_every: int = 1) -> np.ndarray:
-    """Per-frame features of the longest face track of a clip (all cues, `cues.feature_names()` order)."""
+def clip_track(path: Path, detector: Detector, detect_every: int = 1) -> FaceTrack:
+    """The longest face track of a clip."""
     tracks = collect_tracks(media.iter_frames(path), detector, detect_every=detect_every)
     longest = max(tracks.values(), key=len, default=None)
     if longest is None or len(longest) < MIN_TRACK_FRAMES:
         raise DetectorError(f"{path.name}: no face track to measure")
-    return cues.track_features(longest)
+    return longest
 
 
-def cached_features(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1) -> np.ndarray:
-    """The unit's features from the cache, computing (and caching) them on a miss."""
-    stored = cache / f"{unit.key}.npz"
+def clip_features(path: Path, detector: Detector, detect_every: int = 1) -> np.ndarray:
+    """Per-frame features of the longest face track of a clip (all cues, `cues.feature_names()` order)."""
+    return cues.track_features(clip_track(path, detector, detect_every))
+
+
+def _save_track(track: FaceTrack, path: Path) -> None:
+    np.savez_compressed(path, frames=np.array(track.frames), boxes=np.array(track.boxes),
+                        landmarks=np.array(track.landmarks), crops=np.array(track.crops),
+                        measured=np.array(track.measured))
+
+
+def load_track(path: Path) -> FaceTrack:
+    data = np.load(path, allow_pickle=False)
+    track = FaceTrack(0)
+    for frame, box, points, crop, measured in zip(data["frames"], data["boxes"], data["landmarks"], data["crops"],
+                                                  data["measured"]):
+        track.add(int(frame), box, points, crop, bool(measured))
+    return track
+
+
+def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1,
+                 swaps: Path | None = None) -> FaceTrack:
+    """The unit's face track from the cache, making and measuring its clip on a miss."""
+    stored = cache / f"{unit.key}.track.npz"
     if stored.exists():
-        data = np.load(stored, allow_pickle=False)
-        if list(data["names"]) == cues.feature_names():
-            return data["features"]
-    clip = write_clip(unit, cache / f"{unit.key}.mp4", landmarks)
+        return load_track(stored)
+    clip = write_clip(unit, cache / f"{unit.key}.mp4", landmarks, swaps)
     try:
-        features = clip_features(clip, landmarks.detector, detect_every)
+        track = clip_track(clip, landmarks.detector, detect_every)
     finally:
         clip.unlink(missing_ok=True)
-    np.savez(stored, features=features, names=np.array(cues.feature_names()))
+    _save_track(track, stored)
+    return track
+
+
+def cue_fingerprint() -> str:
+    """Names the cues and their code: editing a cue invalidates the cached features, not the tracks."""
+    modules = {sys.modules[cues.get(name).compute.__module__] for name in cues.available()}
+    modules |= {sys.modules["detector.cues"], sys.modules["detector.cues._image"], sys.modules["detector.faces"]}
+    text = "|".join(cues.feature_names()) + "".join(sorted(inspect.getsource(m) for m in modules))
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def cached_features(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1,
+                    swaps: Path | None = None) -> np.ndarray:
+    """The unit's features (`cues.feature_names()` order) from the cache, computed from its track on a miss."""
+    stored = cache / f"{unit.key}.features-{cue_fingerprint()}.npy"
+    if stored.exists():
+        return np.load(stored)
+    features = cues.track_features(cached_track(unit, cache, landmarks, detect_every, swaps))
+    np.save(stored, features)
     return features

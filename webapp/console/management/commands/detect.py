@@ -11,6 +11,7 @@ import getpass
 from pathlib import Path
 
 from detector import analyse
+from detector.analyse import DETECT_EVERY
 from detector.report import VERDICTS, Report
 from provenance.seal import record_reports
 from webapp.console.base import StageCommand
@@ -45,11 +46,15 @@ class Command(StageCommand):
         parser.add_argument("--report", type=Path, help="write the self-contained HTML report here")
         parser.add_argument("--json", type=Path, help="write the JSON report here")
         parser.add_argument("--max-frames", type=int, help="analyse at most this many frames")
+        parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, metavar="N",
+                            help=f"detect faces on every N-th frame and follow them between (default {DETECT_EVERY}; "
+                                 "1 is slower and measures every frame's landmarks, as the calibration was fitted)")
         parser.add_argument("--actor", help="who is analysing, for the custody log (default: your user name)")
 
     def run(self, **options):
         with progress_bar("detect") as progress:
-            report = analyse(options["video"], progress=progress, max_frames=options["max_frames"])
+            report = analyse(options["video"], progress=progress, max_frames=options["max_frames"],
+                             detect_every=options["detect_every"])
         self.stdout.write(summary(report))
         written = []
         if options["report"]:

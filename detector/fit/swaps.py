@@ -1,0 +1,107 @@
+"""faceproof's own swaps as detector data: swap models trained here, per identity pair, and swapped windows.
+
+A pair (A, B) gets one `lite` model trained on faces extracted from both people's clips (consents recorded
+in a private installation under the work folder, as the pipeline requires). A swapped window is the target
+clip's frames run through `swapcore.convert.pipeline.swap_frames` (the conversion pipeline: detection,
+smoothing, the model, mask, colour match, blend) with conversion options drawn per clip. Those frames are
+detector data that is measured and deleted (`detector.fit.dataset`), never delivered, so they are not sealed.
+
+Fit and evaluation pairs are made of fit and evaluation people respectively (`detector.fit.evaluation`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from provenance.consent import consent_status, record_consent
+from provenance.seal import Sealer
+from swapcore.convert.blend import BlendSettings
+from swapcore.convert.pipeline import SwapSettings, swap_frames
+from swapcore.extract import extract
+from swapcore.models import architecture
+from swapcore.train import LoadedModel, load_model, train
+
+ARCH = "lite"
+EVERY = 2  # every 2nd frame of each clip is a training face
+COLOURS = ("reinhard", "avg_color", "hist_match", "seamless", "none")  # every colour plugin of swapcore
+
+
+def model_dir(work: Path, a: str, b: str) -> Path:
+    return work / f"model_{a}_{b}"
+
+
+@contextmanager
+def private_installation(work: Path) -> Iterator[None]:
+    """Point this process's faceproof installation (keys, custody log, consents) at `work/home` for a while.
+
+    The detector's swap models and their outputs belong to this private installation, never the user's.
+    """
+    saved = {name: os.environ.get(name) for name in ("FACEPROOF_HOME", "FACEPROOF_KEY_PASSPHRASE")}
+    os.environ["FACEPROOF_HOME"] = str(work / "home")
+    os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "detector-fit")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def train_pair(work: Path, a: tuple[str, Path], b: tuple[str, Path], minutes: float, threads: int = 1) -> Path:
+    """Train (or resume) the pair's swap model for `minutes` of wall time, in the private installation;
+    returns the model folder."""
+    with private_installation(work):
+        return _train(work, a, b, minutes, threads)
+
+
+def _train(work: Path, a: tuple[str, Path], b: tuple[str, Path], minutes: float, threads: int) -> Path:
+    torch.set_num_threads(threads)
+    size = architecture(ARCH).default_size
+    folders = []
+    for name, clip in (a, b):
+        folder = work / f"{name}_{size}px"
+        if not (folder / "alignments.json").is_file():
+            extract(clip, folder, size=size, every=EVERY, overwrite=True)
+        folders.append(folder)
+    sealer = Sealer.for_installation()
+    form = work / "consent.txt"
+    form.write_text("detector fitting: public test data, swaps are measured and deleted, never published")
+    for folder in folders:
+        if consent_status(sealer.log, folder.name) is None:
+            record_consent(sealer.log, identity=folder.name, person=folder.name, document=form, actor="detector-fit")
+    target = model_dir(work, a[0], b[0])
+    try:
+        train(folders, target, arch=ARCH, batch=16, iterations=10**9, save_every=500, time_limit=minutes * 60,
+              sealer=sealer, actor="detector-fit", device="cpu")
+    finally:
+        sealer.close()
+    return target
+
+
+def random_settings(rng: np.random.Generator, direction: str) -> SwapSettings:
+    """Conversion options as users vary them: colour method, feathering, erosion, smoothing (a lite model has
+    no learned mask, so the mask is the landmark hull)."""
+    blend = BlendSettings(erode=float(rng.uniform(-2, 4)), blur=float(rng.uniform(2, 8)))
+    return SwapSettings(direction=direction, color=str(rng.choice(COLOURS)), mask="hull", blend=blend,
+                        smooth=float(rng.uniform(0.2, 0.8)), device="cpu")
+
+
+def swapped_window(model: LoadedModel, clip: Path, start: int, frames: int, settings: SwapSettings) -> Iterator[np.ndarray]:
+    """The clip's frames [start, start + frames) with the main face swapped."""
+    for result in swap_frames(clip, model, settings, frames=(start, start + frames)):
+        yield result.swapped
+
+
+@functools.cache
+def load(folder: Path) -> LoadedModel:
+    """A trained pair model, loaded once per process however many windows it swaps."""
+    return load_model(folder, device="cpu")

@@ -1,0 +1,30 @@
+"""The detector's fitting data: person-disjoint windows, every family in every evaluation condition."""
+
+from __future__ import annotations
+
+import pytest
+
+from detector.fit.dataset import SWAP_FAMILY
+from detector.fit.evaluation import EVAL, FIT, SWAP_PAIRS, build_units
+from detector.fit.selfblend import FAMILIES
+from swapcore import media
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.needs_data
+
+
+def test_fit_and_evaluation_sets_are_person_disjoint_and_resolve_one_percent_fpr():
+    data = shared_file("video/d3.mp4").parents[1]
+    fit, evaluation = build_units(data, 16, seed=7)
+    assert not {u.identity for u in fit} & {u.identity for u in evaluation}
+    assert not {u.source for u in fit} & {u.source for u in evaluation}  # no clip on both sides
+    assert {u.identity for u in fit} == set(FIT) and {u.identity for u in evaluation} == set(EVAL)
+    for unit in fit + evaluation:
+        assert 0 <= unit.start and unit.start + unit.frames <= media.probe(unit.source).frame_count
+        if unit.family == SWAP_FAMILY:
+            assert unit.identity in SWAP_PAIRS["fit"] + SWAP_PAIRS["eval"] and unit.swap.endswith((":a2b", ":b2a"))
+    for crf in (23, 35):
+        real = [u for u in evaluation if u.family == "real" and u.crf == crf]
+        assert len(real) >= 100  # one false positive allowed at 1 % FPR
+        assert len({(u.source, u.start) for u in real}) == len(real)
+        assert {u.family for u in evaluation if u.crf == crf} == {"real", *FAMILIES, SWAP_FAMILY}
