@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from detector.fit import swaps
 from detector.fit.dataset import SWAP_FAMILY
 from detector.fit.evaluation import EVAL, FIT, SWAP_PAIRS, build_units
 from detector.fit.selfblend import FAMILIES
 from swapcore import media
+from swapcore.convert.color import available as colour_plugins
 from tests.conftest import shared_file
 
 pytestmark = pytest.mark.needs_data
@@ -19,8 +22,9 @@ def test_fit_and_evaluation_sets_are_person_disjoint_and_resolve_one_percent_fpr
     assert not {u.identity for u in fit} & {u.identity for u in evaluation}
     assert not {u.source for u in fit} & {u.source for u in evaluation}  # no clip on both sides
     assert {u.identity for u in fit} == set(FIT) and {u.identity for u in evaluation} == set(EVAL)
+    lengths = {source: media.probe(source).frame_count for source in {u.source for u in fit + evaluation}}
     for unit in fit + evaluation:
-        assert 0 <= unit.start and unit.start + unit.frames <= media.probe(unit.source).frame_count
+        assert 0 <= unit.start and unit.start + unit.frames <= lengths[unit.source]
         if unit.family == SWAP_FAMILY:
             assert unit.identity in SWAP_PAIRS["fit"] + SWAP_PAIRS["eval"] and unit.swap.endswith((":a2b", ":b2a"))
     for crf in (23, 35):
@@ -28,3 +32,12 @@ def test_fit_and_evaluation_sets_are_person_disjoint_and_resolve_one_percent_fpr
         assert len(real) >= 100  # one false positive allowed at 1 % FPR
         assert len({(u.source, u.start) for u in real}) == len(real)
         assert {u.family for u in evaluation if u.crf == crf} == {"real", *FAMILIES, SWAP_FAMILY}
+
+
+def test_swap_options_are_real_conversion_options():
+    """The faceproof-swap family draws every colour plugin swapcore has, and settings conversion accepts."""
+    rng = np.random.default_rng(0)
+    drawn = {swaps.random_settings(rng, "a2b").color for _ in range(200)}
+    assert drawn == set(swaps.COLOURS) == set(colour_plugins())
+    settings = swaps.random_settings(rng, "b2a")
+    assert settings.direction == "b2a" and settings.mask == "hull" and 0 < settings.smooth < 1
