@@ -8,8 +8,8 @@ at H.264 CRF 23 and 35; it prints clip-level AUC, accuracy and TPR at 1 % FPR pe
 family, the held-out-family results and the per-cue ablation. Then, end to end with the shipped detector and
 `analyse()`'s defaults: every evaluation person's whole real clips (verdict and score each), 10 s of each
 evaluation person swapped and delivered by `convert()` (sealed and watermarked, in the swap models' private
-installation), and the speed of a 10 s 512 px clip (bench.detect). Everything measured is cached (first run: about an hour on 2 cores, plus the
-swap models' training when they are missing; later runs: a few minutes).
+installation), and the speed of a 10 s 512 px clip (bench.detect). Everything measured is cached (first run:
+about an hour on 2 cores, plus the swap models' training when they are missing; later runs: a few minutes).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from detector.fit.evaluation import EVAL, SWAP_PAIRS, arguments, run_evaluation
 from swapcore.convert import SwapSettings, convert
 
 
-def whole_clips(data) -> None:
+def whole_clips(data: Path) -> None:
     """The shipped detector on each evaluation person's untouched clips, whole, with analyse()'s defaults."""
     print("\nEnd to end: whole real clips of the evaluation people, shipped detector, analyse() defaults")
     verdicts: dict[str, int] = {}
@@ -40,7 +40,7 @@ def whole_clips(data) -> None:
     print("  verdicts: " + ", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())))
 
 
-def whole_swaps(data, work, frames: int = 300) -> None:
+def whole_swaps(data: Path, work: Path, frames: int = 300) -> None:
     """Each evaluation swap model's delivered output (convert(): sealed, watermarked) of 10 s of each of its
     two people, judged whole: score, verdict and what the provenance check found."""
     print(f"\nEnd to end: faceproof swaps of the evaluation pair, first {frames} frames, delivered and judged whole")
@@ -52,9 +52,10 @@ def whole_swaps(data, work, frames: int = 300) -> None:
             convert(data / EVAL[person][0], model, output, settings=SwapSettings(direction=direction),
                     frames=(0, frames), actor="detector-eval")
             report = analyse(output)
-            data_json = report.to_json()["provenance"]
-            print(f"  {person} {direction}: score {report.probability:.3f}  {report.verdict}; C2PA "
-                  f"{data_json['c2pa']['state']}, watermark {'found' if data_json['watermark'].get('present') else 'not found'}")
+            provenance = report.to_json()["provenance"]
+            mark = "found" if provenance["watermark"].get("present") else "not found"
+            print(f"  {person} {direction}: score {report.probability:.3f}  {report.verdict}; "
+                  f"C2PA {provenance['c2pa']['state']}, watermark {mark}")
 
 
 def main() -> None:

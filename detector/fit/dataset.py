@@ -2,8 +2,10 @@
 pipeline, encoded at a chosen CRF, and measured.
 
 Each clip's face track (crops, landmarks, boxes) is cached to disk once (one .npz per clip, named by its
-recipe); features are computed from the stored track and cached beside it under the cue set's name, so a new
-cue costs a pass over stored crops rather than a new decode and face detection, and an interrupted run resumes.
+recipe); features are computed from the stored track and cached beside it under a fingerprint of the cues'
+code, so a changed or new cue costs a pass over stored crops rather than a new decode and face detection, and
+an interrupted run resumes. Tracks themselves depend on the face detector and the crop geometry
+(`detector.faces`): after changing those, empty the cache.
 """
 
 from __future__ import annotations
@@ -116,11 +118,6 @@ def clip_track(path: Path, detector: Detector, detect_every: int = 1) -> FaceTra
     if longest is None or len(longest) < MIN_TRACK_FRAMES:
         raise DetectorError(f"{path.name}: no face track to measure")
     return longest
-
-
-def clip_features(path: Path, detector: Detector, detect_every: int = 1) -> np.ndarray:
-    """Per-frame features of the longest face track of a clip (all cues, `cues.feature_names()` order)."""
-    return cues.track_features(clip_track(path, detector, detect_every))
 
 
 def _save_track(track: FaceTrack, path: Path) -> None:
