@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from detector import cues
 from detector.analyse import DETECTOR_OPTIONS, single_torch_thread
+from detector.faces import CROP_SIZE
 from detector.fit import swaps
 from detector.fit.dataset import SWAP_FAMILY, Landmarks, Unit, cached_features
 from detector.fit.model import auc, clip_probabilities, fit_calibration, tpr_at_fpr
@@ -197,7 +198,7 @@ def ensure_swap_models(data: Path, work: Path, minutes: float) -> None:
 def collect(data: Path, cache: Path, frames: int, seed: int, detect_every: int, swap_work: Path,
             swap_minutes: float) -> tuple[list[Unit], list[np.ndarray], list[Unit], list[np.ndarray]]:
     """Both sets' units and per-clip features, made (and cached) where missing."""
-    cache = cache if detect_every == 1 else cache / f"detect-every-{detect_every}"
+    cache = cache / f"crop{CROP_SIZE}" / ("" if detect_every == 1 else f"detect-every-{detect_every}")
     cache.mkdir(parents=True, exist_ok=True)
     ensure_swap_models(data, swap_work, swap_minutes)
     with single_torch_thread():
