@@ -47,8 +47,9 @@ def feature_names(cues: list[str] | None = None) -> list[str]:
 
 def track_features(track: FaceTrack, cues: list[str] | None = None) -> np.ndarray:
     """All cues' columns side by side: (len(track), len(feature_names(cues)))."""
-    columns = [_REGISTRY[name].compute(track) for name in (cues or available())]
-    for name, column in zip(cues or available(), columns):
+    names = cues or available()
+    columns = [_REGISTRY[name].compute(track) for name in names]
+    for name, column in zip(names, columns):
         if not np.isfinite(column).all():  # a cue bug, not bad input: every cue promises finite values
             raise ValueError(f"cue {name!r} gave non-finite values")
     return np.concatenate(columns, axis=1).astype(np.float64)

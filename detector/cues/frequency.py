@@ -27,7 +27,7 @@ _MID = (_FREQ >= 0.1) & (_FREQ <= 0.25)
 
 
 def high_band_ratio(crop_bgr: np.ndarray) -> float:
-    small = cv2.resize(crop_bgr, (_SCALE, _SCALE), interpolation=cv2.INTER_AREA) if len(crop_bgr) != _SCALE else crop_bgr
+    small = cv2.resize(crop_bgr, (_SCALE, _SCALE), interpolation=cv2.INTER_AREA)
     patch = gray(small)[_TOP : _TOP + _PATCH, _LEFT : _LEFT + _PATCH]
     power = np.abs(np.fft.fft2((patch - patch.mean()) * _WINDOW)) ** 2
     return float(np.log((power[_HIGH].mean() + 1e-6) / (power[_MID].mean() + 1e-6)))

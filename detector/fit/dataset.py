@@ -10,6 +10,7 @@ an interrupted run resumes. Tracks themselves depend on the face detector and th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import sys
@@ -150,8 +151,11 @@ def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: in
     return track
 
 
+@functools.cache
 def cue_fingerprint() -> str:
-    """Names the cues and their code: editing a cue invalidates the cached features, not the tracks."""
+    """Names the cues and their code: editing a cue invalidates the cached features, not the tracks.
+
+    Read once per process: every clip of a run is keyed alike even if a cue file is edited meanwhile."""
     modules = {sys.modules[cues.get(name).compute.__module__] for name in cues.available()}
     modules |= {sys.modules["detector.cues"], sys.modules["detector.cues._image"], sys.modules["detector.faces"]}
     text = "|".join(cues.feature_names()) + "".join(sorted(inspect.getsource(m) for m in modules))
