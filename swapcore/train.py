@@ -21,7 +21,6 @@ from provenance.seal import Sealer
 from swapcore.errors import SwapcoreError
 from swapcore.models import SwapModel, architecture, create
 from swapcore.training import bundle
-from swapcore.training.augment import AugmentConfig
 from swapcore.training.data import load_faces
 from swapcore.training.report import SealedPreviews
 from swapcore.training.trainer import Progress, TrainConfig, Trainer, TrainSummary, log
@@ -47,7 +46,8 @@ def train(
 
     `iterations` is the total to reach (a resumed run continues up to it); `time_limit` is in seconds.
     Further keyword options are the fields of `TrainConfig` (lr, loss, precision, device, size, ...) and
-    `augment=AugmentConfig(...)`. Stops on iterations, time limit, plateau or SIGINT/SIGTERM, always saving.
+    `augment=AugmentConfig(...)` (swapcore.training.augment). Stops on iterations, time limit, plateau or
+    SIGINT/SIGTERM, always saving.
     Each identity (its folder's name) needs a standing consent in the sealer's custody log (default: this
     installation's); `actor` (default: the user name) is who the sealed previews name as their maker.
     """
@@ -111,8 +111,3 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu")
     state = bundle.load_checkpoint(model_dir, "cpu", warn=log.warning)
     model.load_state_dict(state["model"])
     return LoadedModel(model.to(device).eval(), description, int(state["iteration"]))
-
-
-def augment_config(**fields: Any) -> AugmentConfig:
-    """An AugmentConfig from keyword fields, for callers that build options from text (CLI, web forms)."""
-    return AugmentConfig(**fields)
