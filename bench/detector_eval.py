@@ -54,7 +54,8 @@ def whole_swaps(data: Path, work: Path, frames: int = 300) -> None:
             report = analyse(output)
             provenance = report.to_json()["provenance"]
             mark = "found" if provenance["watermark"].get("present") else "not found"
-            print(f"  {person} {direction}: score {report.probability:.3f}  {report.verdict}; "
+            score = "no face" if report.probability is None else f"{report.probability:.3f}"
+            print(f"  {person} {direction}: score {score}  {report.verdict}; "
                   f"C2PA {provenance['c2pa']['state']}, watermark {mark}")
 
 

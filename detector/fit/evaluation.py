@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from detector import cues
 from detector.analyse import DETECTOR_OPTIONS, single_torch_thread
+from detector.errors import DetectorError
 from detector.faces import CROP_SIZE
 from detector.fit import swaps
 from detector.fit.dataset import SWAP_FAMILY, Landmarks, Unit, cached_features
@@ -110,9 +111,21 @@ def build_units(data: Path, frames: int, seed: int) -> tuple[list[Unit], list[Un
 
 
 def features_of(units: list[Unit], cache: Path, landmarks: Landmarks, detect_every: int,
-                swap_work: Path) -> list[np.ndarray]:
-    return [cached_features(unit, cache, landmarks, detect_every, swap_work)
-            for unit in tqdm(units, desc="clips", unit="clip", mininterval=5)]
+                swap_work: Path) -> tuple[list[Unit], list[np.ndarray]]:
+    """The units the detector could measure, and their features.
+
+    A clip in which no face track can be followed (a swap so poor that MTCNN loses the face) gets no verdict
+    from `analyse` either; it is left out of the set and counted aloud, so the figures say what they cover."""
+    kept, feats, lost = [], [], []
+    for unit in tqdm(units, desc="clips", unit="clip", mininterval=5):
+        try:
+            feats.append(cached_features(unit, cache, landmarks, detect_every, swap_work))
+            kept.append(unit)
+        except DetectorError:
+            lost.append(unit.key)
+    if lost:
+        print(f"left out {len(lost)} clip(s) with no measurable face track: {', '.join(lost)}")
+    return kept, feats
 
 
 def columns(feature_list: list[str]) -> list[int]:
@@ -205,8 +218,8 @@ def collect(data: Path, cache: Path, frames: int, seed: int, detect_every: int, 
         fit_units, eval_units = build_units(data, frames, seed)
         landmarks = Landmarks(create("mtcnn", **DETECTOR_OPTIONS))
         print(f"features: {len(fit_units)} fit clips, {len(eval_units)} evaluation clips (cache {cache})")
-        fit_feats = features_of(fit_units, cache, landmarks, detect_every, swap_work)
-        eval_feats = features_of(eval_units, cache, landmarks, detect_every, swap_work)
+        fit_units, fit_feats = features_of(fit_units, cache, landmarks, detect_every, swap_work)
+        eval_units, eval_feats = features_of(eval_units, cache, landmarks, detect_every, swap_work)
     return fit_units, fit_feats, eval_units, eval_feats
 
 
