@@ -23,7 +23,12 @@ from detector import analyse
 from detector.analyse import DETECT_EVERY
 from detector.fit import swaps
 from detector.fit.evaluation import EVAL, SWAP_PAIRS, arguments, run_evaluation
+from detector.report import Report
 from swapcore.convert import SwapSettings, convert
+
+
+def _score(report: Report) -> str:
+    return "no face" if report.probability is None else f"{report.probability:.3f}"
 
 
 def whole_clips(data: Path) -> None:
@@ -34,9 +39,8 @@ def whole_clips(data: Path) -> None:
         for clip in clips:
             report = analyse(data / clip)
             verdicts[report.verdict] = verdicts.get(report.verdict, 0) + 1
-            score = "no face" if report.probability is None else f"{report.probability:.3f}"
             print(f"  {identity:12s} {clip.rsplit('/', 1)[-1]:28s} {report.video['frames']:5d} frames  "
-                  f"score {score}  {report.verdict}")
+                  f"score {_score(report)}  {report.verdict}")
     print("  verdicts: " + ", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items())))
 
 
@@ -54,8 +58,7 @@ def whole_swaps(data: Path, work: Path, frames: int = 300) -> None:
             report = analyse(output)
             provenance = report.to_json()["provenance"]
             mark = "found" if provenance["watermark"].get("present") else "not found"
-            score = "no face" if report.probability is None else f"{report.probability:.3f}"
-            print(f"  {person} {direction}: score {score}  {report.verdict}; "
+            print(f"  {person} {direction}: score {_score(report)}  {report.verdict}; "
                   f"C2PA {provenance['c2pa']['state']}, watermark {mark}")
 
 

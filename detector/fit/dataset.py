@@ -32,6 +32,10 @@ from swapcore.faces.detectors import Detector
 SWAP_FAMILY = "faceproof"
 
 
+class NoFaceTrack(DetectorError):
+    """A clip in which no face could be followed for long enough to measure."""
+
+
 @dataclass(frozen=True)
 class Unit:
     """One clip of the fitting or evaluation set."""
@@ -117,7 +121,7 @@ def clip_track(path: Path, detector: Detector, detect_every: int = 1) -> FaceTra
     tracks = collect_tracks(media.iter_frames(path), detector, detect_every=detect_every)
     longest = max(tracks.values(), key=len, default=None)
     if longest is None or len(longest) < MIN_TRACK_FRAMES:
-        raise DetectorError(f"{path.name}: no face track to measure")
+        raise NoFaceTrack(f"{path.name}: no face track to measure")
     return longest
 
 

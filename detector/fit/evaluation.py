@@ -30,10 +30,9 @@ from tqdm import tqdm
 
 from detector import cues
 from detector.analyse import DETECTOR_OPTIONS, single_torch_thread
-from detector.errors import DetectorError
 from detector.faces import CROP_SIZE
 from detector.fit import swaps
-from detector.fit.dataset import SWAP_FAMILY, Landmarks, Unit, cached_features
+from detector.fit.dataset import SWAP_FAMILY, Landmarks, NoFaceTrack, Unit, cached_features
 from detector.fit.model import auc, clip_probabilities, fit_calibration, tpr_at_fpr
 from detector.fit.selfblend import FAMILIES
 from swapcore import media
@@ -121,7 +120,7 @@ def features_of(units: list[Unit], cache: Path, landmarks: Landmarks, detect_eve
         try:
             feats.append(cached_features(unit, cache, landmarks, detect_every, swap_work))
             kept.append(unit)
-        except DetectorError:
+        except NoFaceTrack:
             lost.append(unit.key)
     if lost:
         print(f"left out {len(lost)} clip(s) with no measurable face track: {', '.join(lost)}")
