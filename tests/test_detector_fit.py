@@ -41,3 +41,27 @@ def test_swap_options_are_real_conversion_options():
     assert drawn == set(swaps.COLOURS) == set(colour_plugins())
     settings = swaps.random_settings(rng, "b2a")
     assert settings.direction == "b2a" and settings.mask == "hull" and 0 < settings.smooth < 1
+
+
+def test_a_clip_without_a_face_track_is_remembered_not_remade(tmp_path, monkeypatch):
+    from detector.analyse import DETECTOR_OPTIONS
+    from detector.fit import dataset
+    from detector.fit.dataset import Landmarks, NoFaceTrack, Unit, cached_track
+    from swapcore.faces.detectors import create
+
+    source = tmp_path / "pattern.mp4"
+    with media.VideoWriter(source, 128, 96, 25, crf=23) as writer:
+        for i in range(12):
+            writer.write(np.full((96, 128, 3), 40 + 10 * i, np.uint8))  # no face anywhere
+    unit = Unit("nobody", source, 0, 8, "real", 23, 0)
+    landmarks = Landmarks(create("mtcnn", **DETECTOR_OPTIONS))
+    with pytest.raises(NoFaceTrack):
+        cached_track(unit, tmp_path, landmarks)
+    assert (tmp_path / f"{unit.key}.no-track").is_file() and not (tmp_path / f"{unit.key}.mp4").exists()
+
+    def remade(*args, **kwargs):
+        raise AssertionError("the clip was made again")
+
+    monkeypatch.setattr(dataset, "write_clip", remade)
+    with pytest.raises(NoFaceTrack, match="no face track"):
+        cached_track(unit, tmp_path, landmarks)

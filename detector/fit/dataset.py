@@ -2,7 +2,7 @@
 pipeline, encoded at a chosen CRF, and measured.
 
 Each clip's face track (crops, landmarks, boxes) is cached to disk once (one .npz per clip, named by its
-recipe); features are computed from the stored track and cached beside it under a fingerprint of the cues'
+recipe, or a .no-track note where no face could be followed); features are computed from the stored track and cached beside it under a fingerprint of the cues'
 code, so a changed or new cue costs a pass over stored crops rather than a new decode and face detection, and
 an interrupted run resumes. Tracks themselves depend on the face detector and the crop geometry
 (`detector.faces`): after changing those, empty the cache.
@@ -142,13 +142,20 @@ def load_track(path: Path) -> FaceTrack:
 
 def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1,
                  swaps: Path | None = None) -> FaceTrack:
-    """The unit's face track from the cache, making and measuring its clip on a miss."""
-    stored = cache / f"{unit.key}.track.npz"
+    """The unit's face track from the cache, making and measuring its clip on a miss.
+
+    A clip found to have no face track is remembered too, so reruns do not make and search it again."""
+    stored, faceless = cache / f"{unit.key}.track.npz", cache / f"{unit.key}.no-track"
     if stored.exists():
         return load_track(stored)
+    if faceless.exists():
+        raise NoFaceTrack(faceless.read_text())
     clip = write_clip(unit, cache / f"{unit.key}.mp4", landmarks, swaps)
     try:
         track = clip_track(clip, landmarks.detector, detect_every)
+    except NoFaceTrack as error:
+        faceless.write_text(str(error))
+        raise
     finally:
         clip.unlink(missing_ok=True)
     _save_track(track, stored)
