@@ -65,8 +65,9 @@ def png_data_uri(image_bgr: np.ndarray) -> str:
 
 def score_track(track: FaceTrack, calibration: Calibration) -> TrackResult:
     """Features -> frame logits -> track probability, per-cue contributions and the most suspicious frames."""
-    names = cues.feature_names()
-    features = cues.track_features(track)[:, [names.index(f) for f in calibration.features]]
+    used = [name for name in cues.available() if set(cues.get(name).features) & set(calibration.features)]
+    names = cues.feature_names(used)  # cues the calibration gives no weight are not measured
+    features = cues.track_features(track, used)[:, [names.index(f) for f in calibration.features]]
     logits = calibration.frame_logits(features)
     worst = np.argsort(-logits)[:KEYFRAMES]
     keyframes = [Keyframe(track.frames[i], float(1 / (1 + np.exp(-logits[i]))), png_data_uri(overlay(track.crops[i])))

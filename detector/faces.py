@@ -7,9 +7,12 @@ Crops keep a margin beyond the face so that the seam a swap leaves at its mask e
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -177,6 +180,67 @@ class _SparseDetection:
         return [found[p] for p in range(len(items))]
 
 
+T = TypeVar("T")
+_DONE = object()
+
+
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items` in order, produced on a worker thread up to `depth` items ahead of the consumer.
+
+    Decoding and face detection (MTCNN on one torch thread) then run on one core while the consumer cuts crops,
+    tracks faces and probes the watermark on the other; the output is the same as reading `items` directly. An
+    exception raised while producing is raised to the consumer at the same point of the sequence; a consumer
+    that stops early stops the worker too.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_DONE, None))
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            put((_DONE, error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator: stop its decoder here, not whenever it is collected
+                close()
+
+    worker = threading.Thread(target=produce, name="faceproof-detect", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _detected_groups(frames: Iterable[tuple[int, np.ndarray]], sparse: _SparseDetection,
+                     size: int) -> Iterator[tuple[list[tuple[int, np.ndarray]], list[bool], list[tuple[Faces, bool]]]]:
+    """(frames, shot-cut flags, (faces, measured) per frame) for consecutive groups of `size` frames."""
+    cuts = CutDetector()
+    for group in _batched(frames, size):
+        cut = [cuts.is_cut(frame) for _, frame in group]
+        yield group, cut, sparse.window(group, cut)
+
+
 def collect_tracks(
     frames: Iterable[tuple[int, np.ndarray]],
     detector: Detector,
@@ -189,13 +253,14 @@ def collect_tracks(
 
     Faces are detected on every `detect_every`-th frame (and interpolated between, see `_SparseDetection`);
     each observation records whether its landmarks were measured. `on_frame` sees every frame once (the
-    watermark test and the progress bar ride on this single decode).
+    watermark test and the progress bar ride on this single decode). Decoding and detection run a little ahead
+    on a worker thread (`read_ahead`).
     """
-    tracker, cuts, sparse = Tracker(max_gap=3), CutDetector(), _SparseDetection(detector, detect_every)
+    tracker = Tracker(max_gap=3)
+    groups = _detected_groups(frames, _SparseDetection(detector, detect_every), batch * detect_every)
     tracks: dict[int, FaceTrack] = {}
-    for group in _batched(frames, batch * detect_every):
-        cut = [cuts.is_cut(frame) for _, frame in group]
-        for (index, frame), (found, measured), is_cut in zip(group, sparse.window(group, cut), cut):
+    for group, cut, found_per_frame in read_ahead(groups):
+        for (index, frame), (found, measured), is_cut in zip(group, found_per_frame, cut):
             if on_frame is not None:
                 on_frame(index, frame)
             if is_cut:

@@ -4,6 +4,8 @@ the CLI, bad input, and (slow) a real faceproof swap with its seal, watermark, r
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,16 @@ def test_bad_input_is_one_clear_error(tmp_path):
         call_command("detect", str(tmp_path / "missing.mp4"))
     with pytest.raises(CommandError, match="detect_every must be between 1 and 30"):
         call_command("detect", str(fake), "--detect-every", "0")
+
+
+def test_a_video_cut_off_midway_fails_with_a_reason_and_leaves_no_worker(tmp_path):
+    whole, cut = tmp_path / "whole.mp4", tmp_path / "cut.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(shared_file("video/d6.mp4")), "-t", "3", "-c", "copy",
+                    "-movflags", "+faststart", str(whole)], check=True)  # index first: decoding starts, then fails
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(MediaError, match="truncated or corrupt"):
+        analyse(cut)
+    assert not any(t.name == "faceproof-detect" for t in threading.enumerate())
 
 
 def test_shipped_calibration_matches_the_cues_and_bad_files_are_refused(tmp_path):

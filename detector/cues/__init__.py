@@ -7,7 +7,9 @@ one sentence what its values mean, so a report can give reasons, not just number
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +50,9 @@ def feature_names(cues: list[str] | None = None) -> list[str]:
 def track_features(track: FaceTrack, cues: list[str] | None = None) -> np.ndarray:
     """All cues' columns side by side: (len(track), len(feature_names(cues)))."""
     names = cues or available()
-    columns = [_REGISTRY[name].compute(track) for name in names]
+    # The cues are independent and spend their time in OpenCV and NumPy, which release the GIL.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(names), os.cpu_count() or 1))) as pool:
+        columns = list(pool.map(lambda name: _REGISTRY[name].compute(track), names))
     for name, column in zip(names, columns):
         if not np.isfinite(column).all():  # a cue bug, not bad input: every cue promises finite values
             raise ValueError(f"cue {name!r} gave non-finite values")
