@@ -65,8 +65,8 @@ def png_data_uri(image_bgr: np.ndarray) -> str:
 
 def score_track(track: FaceTrack, calibration: Calibration) -> TrackResult:
     """Features -> frame logits -> track probability, per-cue contributions and the most suspicious frames."""
-    used = [name for name in cues.available() if set(cues.get(name).features) & set(calibration.features)]
-    names = cues.feature_names(used)  # cues the calibration gives no weight are not measured
+    used = calibration.weighted_cues  # cues the calibration gives no weight are not measured
+    names = cues.feature_names(used)
     features = cues.track_features(track, used)[:, [names.index(f) for f in calibration.features]]
     logits = calibration.frame_logits(features)
     worst = np.argsort(-logits)[:KEYFRAMES]

@@ -76,11 +76,15 @@ class Calibration:
         per_feature = (self.standardise(features) - self.real_centre) * self.weights
         mean = per_feature.mean(0) if per_feature.ndim == 2 else per_feature
         out: dict[str, float] = {}
-        for name in cues.available():
+        for name in self.weighted_cues:
             columns = [self.features.index(f) for f in cues.get(name).features if f in self.features]
-            if columns:
-                out[name] = float(mean[columns].sum())
+            out[name] = float(mean[columns].sum())
         return out
+
+    @property
+    def weighted_cues(self) -> list[str]:
+        """The cue plugins with at least one feature in this calibration (the others carry no weight)."""
+        return [name for name in cues.available() if set(cues.get(name).features) & set(self.features)]
 
     def to_json(self) -> dict:
         return {
