@@ -91,9 +91,11 @@ def analyse(
     detector: Detector | None = None,
     max_frames: int | None = None,
     detect_every: int = DETECT_EVERY,
+    name: str | None = None,
 ) -> Report:
     """Analyse every frame (up to `max_frames`) of `video` for signs of a face swap; provenance included.
 
+    The report names the file `name` (as its user gave it; default the file's own name), never its path.
     Faces are detected on every `detect_every`-th frame (1: every frame, as the calibration was fitted).
 
     Raises MediaError (a SwapcoreError) when the file is not a readable video.
@@ -120,7 +122,7 @@ def analyse(
     results = sorted((score_track(t, calibration) for t in judged), key=lambda r: -r.probability)
     provenance = provenance_of(path, c2pa_finding(path), watermark.finding())
     return Report.build(
-        video={"name": path.name, "width": info.width, "height": info.height, "fps": float(info.fps),
+        video={"name": name or path.name, "width": info.width, "height": info.height, "fps": float(info.fps),
                "frames": total, "duration": info.duration},
         provenance=provenance,
         tracks=results,

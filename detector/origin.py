@@ -45,7 +45,8 @@ def c2pa_finding(path: Path) -> dict[str, Any]:
         anchors = KeyStore(keys_dir()).trust_anchors_pem()
         result = manifest.verify(path, trust_anchors_pem=anchors).to_json()
     except ProvenanceError as exc:
-        result = {"state": "Unsupported", "failures": [str(exc)]}
+        result = {"state": "Unsupported", "failures": [str(exc).replace(str(path), path.name)]}
+    result.pop("path", None)  # a report names the file as its user gave it, never where the server keeps it
     result["meaning"] = C2PA_MEANING.get(result["state"], "")
     return result
 

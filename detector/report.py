@@ -47,6 +47,30 @@ class TrackResult:
     keyframes: list[Keyframe]
 
 
+def headline_of(provenance: Provenance, verdict: str) -> dict[str, str]:
+    """What a reader should learn first: a signed declaration or this installation's watermark outranks the analysis.
+
+    A file that declares itself AI-generated in a Trusted or Valid C2PA manifest (IPTC digitalSourceType), or that
+    carries this installation's watermark, is synthetic by its own account or by our records, whatever the pixels
+    show; it is never headed "no signs found". `label` is the short form (lists, custody), `text` the sentence.
+    """
+    c2pa, mark, entry = provenance.c2pa, provenance.watermark, provenance.registry
+    if c2pa.get("state") in ("Trusted", "Valid") and c2pa.get("ai_generated"):
+        signer = (c2pa.get("signer") or {}).get("common_name") or "an unnamed signer"
+        trust = "" if c2pa["state"] == "Trusted" else " (a signer this installation does not trust)"
+        return {"kind": "declared-ai", "label": "declared AI-generated",
+                "text": f"Declared AI-generated, signed by {signer}{trust}."}
+    if mark.get("present") and entry:
+        return {"kind": "faceproof-output", "label": "faceproof output",
+                "text": f"A faceproof output: this installation's watermark links it to {entry['output_name']}, "
+                        f"made and signed here as AI-generated media."}
+    if mark.get("present"):
+        return {"kind": "faceproof-output", "label": "faceproof output",
+                "text": "Carries this installation's faceproof watermark: it was made here as AI-generated media "
+                        "(its ID could not be read or is not in the registry)."}
+    return {"kind": "analysis", "label": verdict, "text": f"{verdict.capitalize()}. {VERDICTS[verdict]}"}
+
+
 def verdict_of(probability: float | None, threshold: float) -> str:
     if probability is None:
         return "no faces analysed"
@@ -74,6 +98,7 @@ class Report:
     skipped_tracks: int
     calibration: dict[str, Any]
     seconds: float
+    headline: dict[str, str] = field(default_factory=dict)  # headline_of(provenance, verdict)
     schema: str = field(default=SCHEMA)
 
     @classmethod
@@ -84,11 +109,12 @@ class Report:
         for track in tracks:
             for frame, p in zip(track.frames, track.frame_probabilities):
                 per_frame[frame] = max(per_frame.get(frame, 0.0), p)
+        verdict = verdict_of(probability, calibration.threshold)
         return cls(
             video=video,
             provenance=provenance,
             probability=probability,
-            verdict=verdict_of(probability, calibration.threshold),
+            verdict=verdict,
             tracks=tracks,
             timeline=sorted(per_frame.items()),
             reasons=reasons(tracks[0].contributions) if tracks else [],
@@ -97,11 +123,13 @@ class Report:
                          "fitted_on": calibration.provenance.get("fitted_on", ""),
                          "limits": calibration.provenance.get("limits", "")},
             seconds=round(seconds, 2),
+            headline=headline_of(provenance, verdict),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": self.schema,
+            "headline": self.headline,
             "video": self.video,
             "provenance": self.provenance.to_json(),
             "analysis": {
@@ -134,7 +162,7 @@ _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 .verdict{font-size:1.3em;padding:.6em 1em;border-radius:6px}
-.v-likely{background:#fde2e1}.v-inconclusive{background:#fff3cd}.v-none{background:#e6f4ea}.v-faces{background:#eee}
+.v-declared{background:#e3e0fb}.v-likely{background:#fde2e1}.v-inconclusive{background:#fff3cd}.v-none{background:#e6f4ea}.v-faces{background:#eee}
 table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 .sign{color:#a11}.calm{color:#555}figure{display:inline-block;margin:.5em}figcaption{font-size:.85em;color:#555}
 .small{font-size:.85em;color:#555}
@@ -211,12 +239,18 @@ def _track_html(track: TrackResult) -> str:
 def render_html(report: Report) -> str:
     css = {"likely manipulated": "v-likely", "inconclusive": "v-inconclusive", "no signs found": "v-none"}
     score = "" if report.probability is None else f" — score {report.probability:.0%}"
+    headline = report.headline
+    declared = headline["kind"] != "analysis"
     body = [
         f"<h1>Face analysis: {_e(report.video['name'])}</h1>",
+        f"<p class='verdict {'v-declared' if declared else css.get(report.verdict, 'v-faces')}' role=status>"
+        f"<b>{_e(headline['text'])}</b></p>",
         "<h2>Provenance</h2>", _provenance_html(report.provenance),
         "<h2>Analysis</h2>",
         f"<p class='verdict {css.get(report.verdict, 'v-faces')}'><b>{_e(report.verdict.capitalize())}</b>{score}</p>",
-        f"<p>{_e(VERDICTS[report.verdict])}</p>",
+        f"<p>{_e(VERDICTS[report.verdict])}</p>"
+        + ("<p class=small>The pixel analysis does not override the file's own declaration above: a well-made "
+           "synthetic face can pass it.</p>" if declared else ""),
         "<h3>Score over time</h3>",
         _timeline_svg(report.timeline, int(report.video["frames"]), report.calibration["threshold"]),
         "<p class=small>Highest face score per frame; dashed line: the 'likely manipulated' threshold.</p>",

@@ -75,7 +75,8 @@ def test_real_footage_of_a_fit_person_is_not_called_manipulated():
 def test_report_json_has_the_schema_provenance_and_per_track_breakdown(reports, tmp_path):
     data = json.loads(reports["resample"].write_json(tmp_path / "r.json").read_text())
     assert data["schema"] == SCHEMA
-    assert list(data)[:3] == ["schema", "video", "provenance"]  # provenance before the analysis
+    assert list(data)[:4] == ["schema", "headline", "video", "provenance"]  # provenance before the analysis
+    assert data["headline"]["kind"] == "analysis" and data["headline"]["label"] == data["analysis"]["verdict"]
     assert data["provenance"]["c2pa"]["state"] == "NoManifest" and len(data["provenance"]["sha256"]) == 64
     assert data["provenance"]["watermark"]["tested"] is False  # this installation has no watermark key
     analysis = data["analysis"]
@@ -147,3 +148,43 @@ def test_shipped_calibration_matches_the_cues_and_bad_files_are_refused(tmp_path
     broken.write_text("{ not json")
     with pytest.raises(DetectorError, match="cannot read"):
         load_calibration(broken)
+
+
+def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_path, capsys, monkeypatch):
+    """Whatever the pixels say, a file whose trusted manifest declares AI generation leads with that declaration,
+    in the CLI's first line and in the JSON's top-level headline; the report names the file, not its path."""
+    from provenance import manifest
+    from provenance.consent import record_consent
+    from provenance.home import keys_dir
+    from provenance.keys import KeyStore
+    from provenance.seal import Sealer, SealRequest
+    from swapcore import media
+
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "detector tests")
+    sealer = Sealer.for_installation()
+    try:
+        form = tmp_path / "consent.pdf"
+        form.write_bytes(b"signed consent form")
+        record_consent(sealer.log, identity="alice", person="Alice Example", document=form, actor="admin")
+        session = sealer.begin(SealRequest(kind="video", title="alice", actor="editor@example", inputs=[clips["real"]],
+                                           parent=clips["real"], model={"arch": "original", "sha256": "9f" * 32},
+                                           consents=["alice"], parameters={}))
+        info = media.probe(clips["real"])
+        encoded = tmp_path / "encoded.mp4"
+        with media.VideoWriter(encoded, info.width, info.height, info.fps, crf=18) as writer:
+            for _, frame in media.iter_frames(clips["real"]):
+                writer.write(session.mark(frame))
+        sealed = session.finish(encoded, tmp_path / "sealed.mp4").output
+    finally:
+        sealer.close()
+    signer = manifest.verify(sealed, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem()).signer["common_name"]
+    call_command("detect", str(sealed), "--json", str(tmp_path / "sealed.json"), "--detect-every", "1")
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert first_line == f"Declared AI-generated, signed by {signer}."
+    data = json.loads((tmp_path / "sealed.json").read_text())
+    assert data["headline"] == {"kind": "declared-ai", "label": "declared AI-generated", "text": first_line}
+    assert data["provenance"]["watermark"]["present"] and data["provenance"]["registry"]["output_name"] == "sealed.mp4"
+    assert str(tmp_path) not in json.dumps(data) and data["video"]["name"] == "sealed.mp4"
+    page = (analyse(sealed, name="tip from reader.mp4")).write_html(tmp_path / "sealed.html").read_text()
+    assert page.index("Declared AI-generated, signed by") < page.index("Provenance") and "tip from reader.mp4" in page
+

@@ -173,10 +173,11 @@ def _detect(job: Job, report: Reporter) -> None:
 
     case = Case.objects.get(job=job)
     report_dir = media_path(case.folder())
-    analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"))
+    analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"),
+                       name=case.original_name)
     reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
     data = analysis.to_json()
-    case.verdict, case.c2pa_state = data["analysis"]["verdict"], data["provenance"]["c2pa"]["state"]
+    case.verdict, case.c2pa_state = data["headline"]["label"], data["provenance"]["c2pa"]["state"]
     case.save(update_fields=["verdict", "c2pa_state"])
     job.result = {"verdict": case.verdict, "c2pa": case.c2pa_state, "probability": data["analysis"]["probability"]}
     append("verify", job.params["actor"], inputs=[(case.sha256, case.original_name)],

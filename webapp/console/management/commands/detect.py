@@ -22,7 +22,7 @@ def summary(report: Report) -> str:
     data = report.to_json()
     provenance, analysis = data["provenance"], data["analysis"]
     mark = provenance["watermark"]
-    lines = [f"C2PA: {provenance['c2pa']['state']} - {provenance['c2pa']['meaning']}"]
+    lines = [data["headline"]["text"], f"C2PA: {provenance['c2pa']['state']} - {provenance['c2pa']['meaning']}"]
     if not mark.get("tested"):
         lines.append(f"watermark: not tested ({mark['reason']})")
     else:
@@ -67,7 +67,7 @@ class Command(StageCommand):
             analysis = report.to_json()["analysis"]
             receipt = record_reports(
                 options["video"], written, actor=options["actor"] or getpass.getuser(),
-                parameters={"verdict": analysis["verdict"], "probability": analysis["probability"]},
+                parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},
                 reason="detector report",
             )
             self.stdout.write(f"custody: reports logged as entry {receipt.seq} (prove with faceproof custody prove)")
