@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -16,11 +15,15 @@ import torch
 from detector import cues
 from detector.errors import DetectorError
 from detector.faces import FaceTrack, collect_tracks
+from detector.keyframes import overlay, png_data_uri
 from detector.origin import WatermarkProbe, c2pa_finding, provenance_of
-from detector.report import Keyframe, Report, TrackResult
+from detector.report import Keyframe, Report, TrackResult, reasons
+from detector.evidence import BLEND, PASTE, Evidence, load_evidence
 from detector.score import Calibration, load_calibration
 from swapcore import media
 from swapcore.faces.detectors import Detector, create
+from swapcore.faces.landmarks import Landmarker
+from swapcore.faces.landmarks import create as create_landmarker
 
 Progress = Callable[[int, int], None]
 MIN_TRACK_FRAMES = 3  # temporal cues need a frame on each side
@@ -32,6 +35,9 @@ DETECTOR_OPTIONS = {"min_face": 48, "max_side": 448}
 # Faces are detected on every DETECT_EVERY-th frame and interpolated between (detector.faces); the
 # calibration was fitted with detection on every frame (see the README's Detector section).
 DETECT_EVERY = 3
+# The geometric cues (boundary seams, double edges, pose) need dlib's 68 points; "mtcnn5" is the fallback for
+# uses the 68-point model's non-commercial licence rules out: those cues are then not measured.
+LANDMARKER = "dlib68"
 
 
 @contextmanager
@@ -46,38 +52,31 @@ def single_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def overlay(crop_bgr: np.ndarray) -> np.ndarray:
-    """The crop beside itself with the blur and seam heatmaps laid over it, enlarged to 2 x 192 px."""
-    heat = np.maximum(*(cues.get(name).heatmap(crop_bgr) for name in ("blur", "seams")))
-    coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
-    alpha = (0.65 * heat)[..., None]
-    mixed = (crop_bgr * (1 - alpha) + coloured * alpha).astype(np.uint8)
-    pair = np.concatenate([crop_bgr, mixed], axis=1)
-    return cv2.resize(pair, (384, 192), interpolation=cv2.INTER_CUBIC)
+def measured_cues(track: FaceTrack, calibration: Calibration, evidence: Evidence) -> list[str]:
+    """The cues this track is measured with: those the fusion weighs or the evidence compares, less those needing
+    68-point shapes where the track has only 5 points."""
+    wanted = set(calibration.weighted_cues) | {cues.cue_of(name).name for name in evidence.channels
+                                               if name not in (BLEND, PASTE)}
+    return [name for name in cues.available() if name in wanted and (track.dense or not cues.get(name).needs_dense)]
 
 
-def png_data_uri(image_bgr: np.ndarray) -> str:
-    ok, encoded = cv2.imencode(".png", image_bgr)
-    if not ok:
-        raise DetectorError("could not encode a keyframe image")
-    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
-
-
-def score_track(track: FaceTrack, calibration: Calibration) -> TrackResult:
-    """Features -> frame logits -> track probability, per-cue contributions and the most suspicious frames."""
-    used = calibration.weighted_cues  # cues the calibration gives no weight are not measured
+def score_track(track: FaceTrack, calibration: Calibration, evidence: Evidence) -> TrackResult:
+    """Features -> frame logits, per-channel tail probabilities among authentic faces, and keyframes."""
+    used = measured_cues(track, calibration, evidence)
     names = cues.feature_names(used)
-    features = cues.track_features(track, used)[:, [names.index(f) for f in calibration.features]]
-    logits = calibration.frame_logits(features)
+    features = cues.track_features(track, used)
+    logits = calibration.frame_logits(features[:, [names.index(f) for f in calibration.features]])
+    tails = evidence.tails(evidence.track_statistics(features, names, float(np.mean(logits))))
     worst = np.argsort(-logits)[:KEYFRAMES]
-    keyframes = [Keyframe(track.frames[i], float(1 / (1 + np.exp(-logits[i]))), png_data_uri(overlay(track.crops[i])))
+    keyframes = [Keyframe(track.frames[i], float(1 / (1 + np.exp(-logits[i]))), png_data_uri(overlay(track.crops[i], track.shapes[i])))
                  for i in sorted(worst)]
     return TrackResult(
         track_id=track.track_id,
         frames=list(track.frames),
-        frame_probabilities=[float(p) for p in calibration.frame_probabilities(features)],
+        frame_probabilities=[float(p) for p in 1 / (1 + np.exp(-logits))],
         probability=calibration.track_probability(logits),
-        contributions=calibration.contributions(features),
+        tails=tails,
+        reasons=reasons(tails, evidence),
         face_size=track.face_size,
         keyframes=keyframes,
     )
@@ -88,7 +87,9 @@ def analyse(
     progress: Progress | None = None,
     *,
     calibration: Calibration | None = None,
+    evidence: Evidence | None = None,
     detector: Detector | None = None,
+    landmarker: Landmarker | None = None,
     max_frames: int | None = None,
     detect_every: int = DETECT_EVERY,
     name: str | None = None,
@@ -106,7 +107,9 @@ def analyse(
     path = Path(video)
     info = media.probe(path)
     calibration = calibration or load_calibration()
+    evidence = evidence or load_evidence(calibration)
     detector = detector or create("mtcnn", **DETECTOR_OPTIONS)
+    landmarker = landmarker or create_landmarker(LANDMARKER)
     total = min(info.frame_count, max_frames) if max_frames else info.frame_count
     watermark = WatermarkProbe()
 
@@ -117,9 +120,9 @@ def analyse(
 
     with single_torch_thread():
         tracks = collect_tracks(media.iter_frames(path, stop=max_frames, info=info), detector, on_frame=seen,
-                                detect_every=detect_every)
+                                detect_every=detect_every, landmarker=landmarker)
     judged = [t for t in tracks.values() if len(t) >= MIN_TRACK_FRAMES and t.face_size >= MIN_FACE_PIXELS]
-    results = sorted((score_track(t, calibration) for t in judged), key=lambda r: -r.probability)
+    results = sorted((score_track(t, calibration, evidence) for t in judged), key=lambda r: r.smallest_tail)
     provenance = provenance_of(path, c2pa_finding(path), watermark.finding())
     return Report.build(
         video={"name": name or path.name, "width": info.width, "height": info.height, "fps": float(info.fps),
@@ -128,5 +131,6 @@ def analyse(
         tracks=results,
         skipped_tracks=len(tracks) - len(judged),
         calibration=calibration,
+        evidence=evidence,
         seconds=time.perf_counter() - started,
     )

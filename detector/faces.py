@@ -17,8 +17,9 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from swapcore.faces.align import align_face, template
+from swapcore.faces.align import align_face, template, transform_points
 from swapcore.faces.detectors import Detection, Detector
+from swapcore.faces.landmarks import Landmarker
 from swapcore.faces.track import CutDetector, Tracker
 
 CROP_SIZE = 256  # 512 px footage has ~200 px faces: a 128 px head crop hid mild softening (see README)
@@ -73,7 +74,10 @@ GEOMETRY = CropGeometry()
 
 @dataclass
 class FaceTrack:
-    """One face followed through the video: per observation its frame index, box, landmarks and crop."""
+    """One face followed through the video: per observation its frame index, box, landmarks and crop.
+
+    `shapes` are the face's landmarks in crop pixels: 68 points where a 68-point landmarker ran, else the 5.
+    """
 
     track_id: int
     frames: list[int] = field(default_factory=list)
@@ -81,17 +85,24 @@ class FaceTrack:
     landmarks: list[np.ndarray] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)  # CROP_SIZE x CROP_SIZE BGR uint8
     measured: list[bool] = field(default_factory=list)  # False where box and landmarks were interpolated
+    shapes: list[np.ndarray] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def add(self, frame_index: int, box: np.ndarray, landmarks: np.ndarray, crop: np.ndarray,
-            measured: bool = True) -> None:
+            measured: bool = True, shape: np.ndarray | None = None) -> None:
         self.frames.append(frame_index)
         self.boxes.append(box)
         self.landmarks.append(landmarks)
         self.crops.append(crop)
         self.measured.append(measured)
+        self.shapes.append(np.asarray(landmarks if shape is None else shape, np.float64))
+
+    @property
+    def dense(self) -> bool:
+        """True when every observation has its 68 landmarks (the geometric cues need them)."""
+        return bool(self.shapes) and all(len(shape) == 68 for shape in self.shapes)
 
     @property
     def face_size(self) -> float:
@@ -133,7 +144,7 @@ def _pairs(before: Faces, after: Faces) -> list[tuple[Detection, Detection]] | N
         if np.linalg.norm(old_centre - centre) > 0.2 * size or not 0.8 <= size / old_size <= 1.25:
             return None
         pairs.append((match, face))
-        free.remove(match)
+        free = [f for f in free if f is not match]  # by identity: Detection's generated __eq__ compares arrays
     return pairs
 
 
@@ -241,6 +252,13 @@ def _detected_groups(frames: Iterable[tuple[int, np.ndarray]], sparse: _SparseDe
         yield group, cut, sparse.window(group, cut)
 
 
+def _shapes(landmarker: Landmarker | None, frame_bgr: np.ndarray, faces: Faces) -> list[np.ndarray]:
+    """Each face's landmarks in frame pixels: the landmarker's where there is one, else the detector's 5."""
+    if landmarker is None or not faces:
+        return [face.landmarks for face in faces]
+    return [shape.points for shape in landmarker.locate(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), faces)]
+
+
 def collect_tracks(
     frames: Iterable[tuple[int, np.ndarray]],
     detector: Detector,
@@ -248,13 +266,15 @@ def collect_tracks(
     on_frame: Callable[[int, np.ndarray], None] | None = None,
     batch: int = 4,
     detect_every: int = 1,
+    landmarker: Landmarker | None = None,
 ) -> dict[int, FaceTrack]:
     """Detect faces in (index, BGR frame)s, link them into tracks and cut their aligned crops.
 
     Faces are detected on every `detect_every`-th frame (and interpolated between, see `_SparseDetection`);
     each observation records whether its landmarks were measured. `on_frame` sees every frame once (the
     watermark test and the progress bar ride on this single decode). Decoding and detection run a little ahead
-    on a worker thread (`read_ahead`).
+    on a worker thread (`read_ahead`). A `landmarker` (e.g. dlib68) adds each face's dense landmarks, in crop
+    pixels, as the track's `shapes`; the crop itself stays aligned on the detector's 5 points.
     """
     tracker = Tracker(max_gap=3)
     groups = _detected_groups(frames, _SparseDetection(detector, detect_every), batch * detect_every)
@@ -266,7 +286,9 @@ def collect_tracks(
             if is_cut:
                 tracker.cut()
             ids = tracker.update(index, [d.box for d in found], [d.landmarks for d in found])
-            for track_id, det in zip(ids, found):
-                crop, _ = align_face(frame, det.landmarks, CROP_SIZE, CENTERING)
-                tracks.setdefault(track_id, FaceTrack(track_id)).add(index, det.box, det.landmarks, crop, measured)
+            shapes = _shapes(landmarker, frame, found)
+            for track_id, det, shape in zip(ids, found, shapes):
+                crop, matrix = align_face(frame, det.landmarks, CROP_SIZE, CENTERING)
+                tracks.setdefault(track_id, FaceTrack(track_id)).add(
+                    index, det.box, det.landmarks, crop, measured, transform_points(shape, matrix))
     return tracks

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from detector import cues
+from detector.evidence import BLEND, PASTE, Evidence
 from detector.origin import Provenance
 from detector.score import Calibration
 
@@ -33,7 +34,7 @@ VERDICTS = {
 class Keyframe:
     frame: int
     probability: float
-    image: str  # data URI: the aligned face beside the same face with the blur/seam heatmap laid over it
+    image: str  # data URI: the face, its blur/seam-band heatmap and its boundary seam map (detector.keyframes)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,15 @@ class TrackResult:
     track_id: int
     frames: list[int]
     frame_probabilities: list[float]
-    probability: float
-    contributions: dict[str, float]  # cue -> mean logit relative to a typical real face
+    probability: float  # the learned blend fusion's probability (its frame scores draw the timeline)
+    tails: dict[str, float]  # channel -> share of authentic faces at least as extreme (detector.evidence)
+    reasons: list[dict[str, Any]]  # `reasons(tails, evidence)`
     face_size: float
     keyframes: list[Keyframe]
+
+    @property
+    def smallest_tail(self) -> float:
+        return min(self.tails.values())
 
 
 def headline_of(provenance: Provenance, verdict: str) -> dict[str, str]:
@@ -71,19 +77,39 @@ def headline_of(provenance: Provenance, verdict: str) -> dict[str, str]:
     return {"kind": "analysis", "label": verdict, "text": f"{verdict.capitalize()}. {VERDICTS[verdict]}"}
 
 
-def verdict_of(probability: float | None, threshold: float) -> str:
-    if probability is None:
-        return "no faces analysed"
-    if probability >= threshold:
-        return "likely manipulated"
-    return "inconclusive" if probability >= threshold / 2 else "no signs found"
+FUSIONS = {
+    BLEND: ("The learned combination of all cues scores the face like the blended faces it was fitted on.",
+            "The learned combination of all cues scores the face like authentic ones."),
+    PASTE: ("The combination of cues fitted on faces pasted from another person scores the face like those pastes.",
+            "The combination of cues fitted on pasted faces scores the face like authentic ones."),
+}
 
 
-def reasons(contributions: dict[str, float]) -> list[dict[str, Any]]:
-    """One sentence per cue, strongest first; a cue that adds at least 0.5 logit counts as a sign."""
-    ordered = sorted(contributions.items(), key=lambda item: -item[1])
-    return [{"cue": name, "contribution": round(value, 3), "sign": value >= 0.5,
-             "reason": cues.get(name).reason if value >= 0.5 else cues.get(name).calm} for name, value in ordered]
+def percentile_text(tail: float) -> str:
+    """'stronger than in 99.7 % of authentic faces', in words a reader checks against the verdict."""
+    share = 100 * (1 - tail)
+    if tail < 0.001:
+        return "stronger than in more than 99.9 % of authentic faces"
+    return f"stronger than in {share:.1f} % of authentic faces" if share >= 50 else "typical of authentic faces"
+
+
+def reasons(tails: dict[str, float], evidence: Evidence) -> list[dict[str, Any]]:
+    """One line per cue (its most extreme feature) and per fused score, most extreme first.
+
+    `sign` is set exactly where the evidence crosses the "likely manipulated" line, `weak` where it crosses the
+    "inconclusive" one, so the reasons listed under a verdict are the ones that made it."""
+    per_source: dict[str, tuple[float, str]] = {}
+    for channel, tail in tails.items():
+        source = channel if channel in FUSIONS else cues.cue_of(channel).name
+        if source not in per_source or tail < per_source[source][0]:
+            per_source[source] = (tail, channel)
+    out = []
+    for source, (tail, channel) in sorted(per_source.items(), key=lambda item: item[1][0]):
+        sign, weak = tail <= evidence.alpha, tail <= evidence.alpha_inconclusive
+        said = FUSIONS[source] if source in FUSIONS else (cues.get(source).reason, cues.get(source).calm)
+        out.append({"cue": source, "feature": channel, "tail": float(f"{tail:.3g}"), "percentile": percentile_text(tail),
+                    "sign": sign, "weak": weak and not sign, "reason": said[0] if weak else said[1]})
+    return out
 
 
 @dataclass
@@ -103,13 +129,14 @@ class Report:
 
     @classmethod
     def build(cls, *, video: dict, provenance: Provenance, tracks: list[TrackResult], skipped_tracks: int,
-              calibration: Calibration, seconds: float) -> Report:
+              calibration: Calibration, evidence: Evidence, seconds: float) -> Report:
+        """`tracks` most suspicious first (smallest tail): that face decides the verdict and gives the reasons."""
         probability = max((t.probability for t in tracks), default=None)
         per_frame: dict[int, float] = {}
         for track in tracks:
             for frame, p in zip(track.frames, track.frame_probabilities):
                 per_frame[frame] = max(per_frame.get(frame, 0.0), p)
-        verdict = verdict_of(probability, calibration.threshold)
+        verdict = evidence.verdict(tracks[0].smallest_tail if tracks else None)
         return cls(
             video=video,
             provenance=provenance,
@@ -117,10 +144,14 @@ class Report:
             verdict=verdict,
             tracks=tracks,
             timeline=sorted(per_frame.items()),
-            reasons=reasons(tracks[0].contributions) if tracks else [],
+            reasons=tracks[0].reasons if tracks else [],
             skipped_tracks=skipped_tracks,
-            calibration={"version": calibration.version, "threshold": calibration.threshold,
+            calibration={"version": calibration.version, "evidence_version": evidence.version,
+                         "alpha": evidence.alpha, "alpha_inconclusive": evidence.alpha_inconclusive,
+                         "false_alarm_budget": evidence.provenance.get("budget"),
+                         "measured_false_alarms": evidence.provenance.get("measured_false_alarms", ""),
                          "fitted_on": calibration.provenance.get("fitted_on", ""),
+                         "reference": evidence.provenance.get("reference", ""),
                          "limits": calibration.provenance.get("limits", "")},
             seconds=round(seconds, 2),
             headline=headline_of(provenance, verdict),
@@ -134,6 +165,7 @@ class Report:
             "provenance": self.provenance.to_json(),
             "analysis": {
                 "probability": self.probability,
+                "smallest_tail": self.tracks[0].smallest_tail if self.tracks else None,
                 "verdict": self.verdict,
                 "verdict_text": VERDICTS[self.verdict],
                 "reasons": self.reasons,
@@ -205,7 +237,7 @@ def _provenance_html(provenance: Provenance) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def _timeline_svg(timeline: list[tuple[int, float]], frames: int, threshold: float) -> str:
+def _timeline_svg(timeline: list[tuple[int, float]], frames: int) -> str:
     if not timeline:
         return "<p class=small>No frames were scored.</p>"
     width, height, pad = 900, 160, 30
@@ -215,30 +247,29 @@ def _timeline_svg(timeline: list[tuple[int, float]], frames: int, threshold: flo
     points = " ".join(f"{x(f):.1f},{y(p):.1f}" for f, p in timeline)
     return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="score per frame">'
             f'<rect x="{pad}" y="{pad}" width="{width - 2 * pad}" height="{height - 2 * pad}" fill="#fafafa" stroke="#ccc"/>'
-            f'<line x1="{pad}" x2="{width - pad}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" stroke="#c33" stroke-dasharray="4"/>'
             f'<polyline points="{points}" fill="none" stroke="#1a5fb4" stroke-width="1.5"/>'
             f'<text x="{pad}" y="{pad - 8}" font-size="12">1.0</text><text x="{pad}" y="{height - 10}" font-size="12">0 — frame 0</text>'
             f'<text x="{width - pad - 60}" y="{height - 10}" font-size="12">frame {frames - 1}</text></svg>')
 
 
 def _reasons_html(items: list[dict[str, Any]]) -> str:
-    rows = "".join(f"<tr class={'sign' if r['sign'] else 'calm'}><td>{_e(r['cue'])}</td><td>{r['contribution']:+.2f}</td>"
-                   f"<td>{_e(r['reason'])}</td></tr>" for r in items)
-    return f"<table><tr><th>cue</th><th>contribution</th><th>what it means</th></tr>{rows}</table>"
+    rows = "".join(f"<tr class={'sign' if r['sign'] or r['weak'] else 'calm'}><td>{_e(r['cue'])}</td>"
+                   f"<td>{_e(r['percentile'])}</td><td>{_e(r['reason'])}</td></tr>" for r in items)
+    return f"<table><tr><th>cue</th><th>compared with authentic faces</th><th>what it means</th></tr>{rows}</table>"
 
 
 def _track_html(track: TrackResult) -> str:
-    figures = "".join(f"<figure><img src=\"{k.image}\" alt=\"face at frame {k.frame}\" width=384>"
-                      f"<figcaption>frame {k.frame}: {k.probability:.0%} (right: blur/seam heatmap)</figcaption></figure>"
+    figures = "".join(f"<figure><img src=\"{k.image}\" alt=\"face at frame {k.frame}\" width=576>"
+                      f"<figcaption>frame {k.frame}: {k.probability:.0%} (then: blur and seam-band heatmap; colour steps along the mask boundaries)</figcaption></figure>"
                       for k in track.keyframes)
-    return (f"<h3>Face track {track.track_id}: {track.probability:.0%}</h3>"
+    return (f"<h3>Face track {track.track_id}: {percentile_text(track.smallest_tail)}</h3>"
             f"<p class=small>frames {track.frames[0]}–{track.frames[-1]} ({len(track.frames)} observations), "
-            f"face about {track.face_size:.0f} px</p>{_reasons_html(reasons(track.contributions))}{figures}")
+            f"face about {track.face_size:.0f} px</p>{_reasons_html(track.reasons)}{figures}")
 
 
 def render_html(report: Report) -> str:
     css = {"likely manipulated": "v-likely", "inconclusive": "v-inconclusive", "no signs found": "v-none"}
-    score = "" if report.probability is None else f" — score {report.probability:.0%}"
+    score = f" — strongest sign {report.reasons[0]['percentile']} ({report.reasons[0]['cue']})" if report.reasons else ""
     headline = report.headline
     declared = headline["kind"] != "analysis"
     body = [
@@ -252,8 +283,9 @@ def render_html(report: Report) -> str:
         + ("<p class=small>The pixel analysis does not override the file's own declaration above: a well-made "
            "synthetic face can pass it.</p>" if declared else ""),
         "<h3>Score over time</h3>",
-        _timeline_svg(report.timeline, int(report.video["frames"]), report.calibration["threshold"]),
-        "<p class=small>Highest face score per frame; dashed line: the 'likely manipulated' threshold.</p>",
+        _timeline_svg(report.timeline, int(report.video["frames"])),
+        "<p class=small>Highest face score per frame (the learned blend fusion, frame by frame; the verdict "
+        "weighs whole face tracks against authentic faces, below).</p>",
     ]
     if report.reasons:
         body += ["<h3>Why (most suspicious face)</h3>", _reasons_html(report.reasons)]

@@ -2,7 +2,8 @@
 
 Per frame: logistic regression on standardised features -> logit. Per track: the mean frame logit, mapped
 by a one-dimensional logistic (Platt) calibration fitted on whole clips -> probability that the track's face
-was manipulated. Per video: the most suspicious track (one swapped face is enough).
+was manipulated. The verdict does not read this probability directly: the track logit is one channel of the
+evidence compared against authentic faces (`detector.evidence`), which sets the thresholds by a false-alarm budget.
 
 The shipped file `calibration.json` is written by `scripts/fit_detector.py`, which also records what it was
 fitted and evaluated on; refit it with that script.
@@ -56,7 +57,6 @@ class Calibration:
     real_centre: np.ndarray  # standardised mean of real faces: contributions are measured from here
     video_slope: float
     video_intercept: float
-    threshold: float  # video probability above which the verdict reads "likely manipulated"
     provenance: dict  # what it was fitted and evaluated on, as the fitting script recorded it
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
@@ -96,7 +96,7 @@ class Calibration:
             "weights": self.weights.tolist(),
             "bias": self.bias,
             "real_centre": self.real_centre.tolist(),
-            "video": {"slope": self.video_slope, "intercept": self.video_intercept, "threshold": self.threshold},
+            "video": {"slope": self.video_slope, "intercept": self.video_intercept},
             "provenance": self.provenance,
         }
 
@@ -105,14 +105,21 @@ def default_path() -> Path:
     return Path(str(resources.files("detector") / "calibration.json"))
 
 
-def load_calibration(path: str | Path | None = None) -> Calibration:
-    path = Path(path) if path else default_path()
+def read_fitted(path: Path, schema: str, what: str) -> dict:
+    """A fitted file's JSON, refused with a DetectorError naming `what` it should be when unreadable or foreign."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise DetectorError(f"{path.name}: cannot read the detector calibration ({exc})") from None
-    if data.get("schema") != SCHEMA:
-        raise DetectorError(f"{path.name}: not a detector calibration (schema {data.get('schema')!r}, want {SCHEMA})")
+        raise DetectorError(f"{path.name}: cannot read the {what} ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise DetectorError(f"{path.name}: not a {what} (schema {found!r}, want {schema})")
+    return data
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    path = Path(path) if path else default_path()
+    data = read_fitted(path, SCHEMA, "detector calibration")
     missing = sorted(set(data["features"]) - set(cues.feature_names()))
     if missing:
         raise DetectorError(f"{path.name}: calibration uses cues this version lacks: {', '.join(missing)}")
@@ -126,6 +133,5 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
         real_centre=np.asarray(data["real_centre"], np.float64),
         video_slope=float(data["video"]["slope"]),
         video_intercept=float(data["video"]["intercept"]),
-        threshold=float(data["video"]["threshold"]),
         provenance=dict(data.get("provenance") or {}),
     )

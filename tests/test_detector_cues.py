@@ -188,3 +188,17 @@ def test_logistic_fusion_separates_and_calibrates():
     assert auc(np.array(scores[:20]), np.array(scores[20:])) > 0.95
     assert np.mean(scores[:20]) < 0.2 and np.mean(scores[20:]) > 0.8
 
+
+
+def test_sparse_detection_pairs_two_faces_listed_in_another_order():
+    """Two faces whose order the detector swaps between frames are still paired (this used to raise: removing
+    the matched face compared numpy arrays)."""
+    from detector.faces import _pairs
+    from swapcore.faces.detectors import Detection
+
+    def face(x: float) -> Detection:
+        return Detection(box=np.array([x, 10, x + 50, 60.0]), score=0.99, landmarks=np.full((5, 2), x + 25.0))
+
+    left, right = face(0), face(200)
+    pairs = _pairs([left, right], [face(202), face(2)])
+    assert pairs is not None and [a is right for a, _ in pairs] == [True, False]

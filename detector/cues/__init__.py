@@ -25,6 +25,12 @@ class Cue:
     reason: str  # one sentence, said when the cue pushes the score towards "manipulated"
     calm: str  # one sentence, said when it does not
     heatmap: Callable[[np.ndarray], np.ndarray] | None = None  # crop -> crop-sized map in [0, 1]
+    needs_dense: bool = False  # reads the track's 68-point shapes (not measured on 5-point tracks)
+    # Per feature: +1 where a larger value is more suspicious, -1 where a smaller one is (the evidence tails).
+    directions: tuple[int, ...] | None = None
+
+    def direction(self, feature: str) -> int:
+        return (self.directions or (1,) * len(self.features))[self.features.index(feature)]
 
 
 _REGISTRY: dict[str, Cue] = {}
@@ -41,6 +47,10 @@ def available() -> list[str]:
 
 def get(name: str) -> Cue:
     return _REGISTRY[name]
+
+
+def cue_of(feature: str) -> Cue:
+    return next(cue for cue in _REGISTRY.values() if feature in cue.features)
 
 
 def feature_names(cues: list[str] | None = None) -> list[str]:
@@ -75,4 +85,4 @@ def consecutive(track: FaceTrack) -> np.ndarray:
     return follows
 
 
-from detector.cues import blur, frequency, flicker, seams, temporal  # noqa: E402,F401  (register themselves)
+from detector.cues import blur, boundary, frequency, flicker, pose, seams, temporal  # noqa: E402,F401  (register themselves)

@@ -50,4 +50,5 @@ register(Cue(
            "resolution and enlarged into the frame.",
     calm="The face is about as sharp as its surroundings.",
     heatmap=heatmap,
+    directions=(-1, -1),  # a softer face than its surroundings is the sign
 ))

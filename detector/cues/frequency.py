@@ -44,4 +44,5 @@ register(Cue(
     reason="The face's finest detail has an unusual spectrum for camera footage, typical of a generated face "
            "that was resampled into the frame.",
     calm="The face's fine-detail spectrum looks like ordinary camera footage.",
+    directions=(-1,),  # less fine detail than an authentic face is the sign
 ))

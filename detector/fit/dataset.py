@@ -28,6 +28,7 @@ from detector.fit import swaps as swap_models
 from detector.fit.selfblend import blend_frame, random_recipe
 from swapcore import media
 from swapcore.faces.detectors import Detector
+from swapcore.faces.landmarks import Landmarker
 
 SWAP_FAMILY = "faceproof"
 
@@ -116,27 +117,29 @@ def write_clip(unit: Unit, target: Path, landmarks: Landmarks, swaps: Path | Non
     return target
 
 
-def clip_track(path: Path, detector: Detector, detect_every: int = 1) -> FaceTrack:
+def clip_track(path: Path, detector: Detector, detect_every: int = 1,
+               landmarker: Landmarker | None = None) -> FaceTrack:
     """The longest face track of a clip."""
-    tracks = collect_tracks(media.iter_frames(path), detector, detect_every=detect_every)
+    tracks = collect_tracks(media.iter_frames(path), detector, detect_every=detect_every, landmarker=landmarker)
     longest = max(tracks.values(), key=len, default=None)
     if longest is None or len(longest) < MIN_TRACK_FRAMES:
         raise NoFaceTrack(f"{path.name}: no face track to measure")
     return longest
 
 
-def _save_track(track: FaceTrack, path: Path) -> None:
+def save_track(track: FaceTrack, path: Path) -> None:
     np.savez_compressed(path, frames=np.array(track.frames), boxes=np.array(track.boxes),
                         landmarks=np.array(track.landmarks), crops=np.array(track.crops),
-                        measured=np.array(track.measured))
+                        measured=np.array(track.measured), shapes=np.array(track.shapes))
 
 
 def load_track(path: Path) -> FaceTrack:
     data = np.load(path, allow_pickle=False)
     track = FaceTrack(0)
-    for frame, box, points, crop, measured in zip(data["frames"], data["boxes"], data["landmarks"], data["crops"],
-                                                  data["measured"]):
-        track.add(int(frame), box, points, crop, bool(measured))
+    shapes = data["shapes"] if "shapes" in data else data["landmarks"]  # tracks cached before 68-point shapes
+    for frame, box, points, crop, measured, shape in zip(data["frames"], data["boxes"], data["landmarks"],
+                                                         data["crops"], data["measured"], shapes):
+        track.add(int(frame), box, points, crop, bool(measured), shape)
     return track
 
 
@@ -158,7 +161,7 @@ def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: in
         raise
     finally:
         clip.unlink(missing_ok=True)
-    _save_track(track, stored)
+    save_track(track, stored)
     return track
 
 

@@ -43,7 +43,7 @@ def fit_calibration(clips: list[np.ndarray], labels: list[int], features: list[s
     return Calibration(
         version=version, features=list(features), mean=mean, scale=scale, weights=coefficients, bias=bias,
         real_centre=((real_rows - mean) / scale).mean(0), video_slope=float(slope[0]), video_intercept=intercept,
-        threshold=0.5, provenance=provenance,
+        provenance=provenance,
     )
 
 

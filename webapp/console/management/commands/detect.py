@@ -11,10 +11,11 @@ import getpass
 from pathlib import Path
 
 from detector import analyse
-from detector.analyse import DETECT_EVERY
+from detector.analyse import DETECT_EVERY, LANDMARKER
 from detector.report import VERDICTS, Report
 from provenance.seal import record_reports
 from webapp.console.base import StageCommand
+from swapcore.faces import landmarks
 from webapp.console.progress import progress_bar
 
 
@@ -31,9 +32,11 @@ def summary(report: Report) -> str:
     if provenance["registry"]:
         lines.append(f"registry: made here as {provenance['registry']['output_name']}")
     lines.append(f"custody events: {len(provenance['custody'])}")
-    score = "" if analysis["probability"] is None else f" (score {analysis['probability']:.0%})"
+    strongest = analysis["reasons"][0] if analysis["reasons"] else None
+    score = f" (strongest sign {strongest['percentile']}: {strongest['cue']})" if strongest else ""
     lines.append(f"verdict: {analysis['verdict'].upper()}{score}: {VERDICTS[analysis['verdict']]}")
-    lines += [f"  {r['cue']:10s} {r['contribution']:+.2f}  {r['reason']}" for r in analysis["reasons"]]
+    lines += [f"  {'!' if r['sign'] else '?' if r['weak'] else ' '} {r['cue']:12s} {r['percentile']}: {r['reason']}"
+              for r in analysis["reasons"]]
     lines.append(f"{len(analysis['tracks'])} face track(s) judged in {data['seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -49,12 +52,15 @@ class Command(StageCommand):
         parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, metavar="N",
                             help=f"detect faces on every N-th frame and follow them between (default {DETECT_EVERY}; "
                                  "1 is slower and measures every frame's landmarks, as the calibration was fitted)")
+        parser.add_argument("--landmarks", choices=landmarks.available(), default=LANDMARKER,
+                            help=f"face landmarks (default {LANDMARKER}: dlib's 68 points, whose training data is "
+                                 "licensed for non-commercial use only; mtcnn5 leaves out the seam, brow and pose cues)")
         parser.add_argument("--actor", help="who is analysing, for the custody log (default: your user name)")
 
     def run(self, **options):
         with progress_bar("detect") as progress:
             report = analyse(options["video"], progress=progress, max_frames=options["max_frames"],
-                             detect_every=options["detect_every"])
+                             detect_every=options["detect_every"], landmarker=landmarks.create(options["landmarks"]))
         self.stdout.write(summary(report))
         written = []
         if options["report"]:

@@ -1,0 +1,90 @@
+"""The 68-point cues (boundary seams, double brows, pose mismatch) move the right way on controlled pastes built
+from real faces: another person's face pasted hard-edged, without colour correction and Poisson-blended."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from detector.analyse import DETECTOR_OPTIONS
+from detector.cues.boundary import frame_measures
+from detector.faces import CENTERING, CROP_SIZE
+from detector.fit.pastes import paste_frame
+from swapcore import media
+from swapcore.faces.align import align_face, transform_points
+from swapcore.faces.detectors import create
+from swapcore.faces.landmarks import FaceShape
+from swapcore.faces.landmarks import create as create_landmarker
+from swapcore.faces.landmarks.pose import pose_mismatch
+from tests.conftest import shared_file
+
+pytestmark = pytest.mark.needs_data
+FRAMES = (10, 30, 50, 70, 90, 110)
+
+
+class Faces:
+    def __init__(self) -> None:
+        self.detector = create("mtcnn", **DETECTOR_OPTIONS)
+        self.landmarker = create_landmarker("dlib68")
+
+    def find(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(5 points, 68 points) of the frame's face, in frame pixels."""
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        faces = self.detector.detect([rgb])[0]
+        return faces[0].landmarks, self.landmarker.locate(rgb, faces[:1])[0].points
+
+    def crop(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detector's aligned crop of the frame's face and its 68 points in crop pixels, as `analyse` cuts them."""
+        five, dense = self.find(frame)
+        crop, matrix = align_face(frame, five, CROP_SIZE, CENTERING)
+        return crop, transform_points(dense, matrix)
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, np.ndarray]:
+    """Per family, per frame: (seam colour step, seam gradient peak, double brows, pose mismatch) on d12 frames,
+    untouched ('real') or with d10's face pasted on."""
+    faces = Faces()
+    targets = dict(media.iter_frames(shared_file("video/d12.mp4"), stop=max(FRAMES) + 1))
+    donors = dict(media.iter_frames(shared_file("video/d10.mp4"), stop=max(FRAMES) + 1))
+    rng = np.random.default_rng(0)
+    out: dict[str, list] = {}
+    for family in ("real", "hard", "nocolour", "poisson"):
+        for i in FRAMES:
+            frame = targets[i]
+            if family != "real":
+                frame = paste_frame(frame, faces.find(frame)[1], donors[i], faces.find(donors[i])[1], family, rng)
+            crop, points = faces.crop(frame)
+            out.setdefault(family, []).append((*frame_measures(crop, points),
+                                               pose_mismatch(FaceShape(points), (CROP_SIZE, CROP_SIZE))))
+    return {family: np.median(np.array(rows), axis=0) for family, rows in out.items()}
+
+
+def test_a_hard_edged_paste_of_another_face_leaves_a_seam(measured):
+    real, hard = measured["real"], measured["hard"]
+    assert hard[1] > real[1] + 0.3  # a gradient ridge where the mask ends
+    assert hard[0] > real[0] + 0.15  # and a colour step across it
+
+
+def test_a_paste_without_colour_correction_shows_its_skin_tone_step(measured):
+    assert measured["nocolour"][0] > measured["real"][0] + 0.25
+
+
+def test_a_poisson_blended_paste_is_seen_by_its_pose(measured):
+    """Poisson blending removes the colour step by design: the donor face's pose on the head gives it away."""
+    real, poisson = measured["real"], measured["poisson"]
+    assert poisson[3] > real[3] + 1.5  # degrees: the donor face sits turned on the head (3.2 -> 5.6 here)
+
+
+def test_doubled_brows_are_counted():
+    faces = Faces()
+    frame = next(f for i, f in media.iter_frames(shared_file("video/d12.mp4"), start=30, stop=31))
+    crop, points = faces.crop(frame)
+    shape = FaceShape(points)
+    up = int(round(0.25 * shape.eye_distance))
+    doubled = crop.copy()
+    x0, x1 = int(points[17:27, 0].min()) - 4, int(points[17:27, 0].max()) + 4
+    y0, y1 = int(points[17:27, 1].min()) - 5, int(points[17:27, 1].max()) + 5
+    doubled[y0 - up : y1 - up, x0:x1] = np.minimum(crop[y0 - up : y1 - up, x0:x1], crop[y0:y1, x0:x1])
+    assert frame_measures(doubled, points)[2] > frame_measures(crop, points)[2] + 0.3
