@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from provenance.errors import ProvenanceError
-from swapcore.errors import SwapcoreError
-
-USER_ERRORS: tuple[type[Exception], ...] = (SwapcoreError, ProvenanceError)
+from webapp.errors import USER_ERRORS
 
 
 class StageCommand(BaseCommand):

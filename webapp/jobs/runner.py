@@ -19,14 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from provenance.custody.log import sha256_file
-from provenance.errors import ProvenanceError
-from swapcore.errors import SwapcoreError
 from webapp.custody.logs import append
+from webapp.errors import USER_ERRORS
 from webapp.jobs.models import Job
 from webapp.projects.models import Identity, Output, Upload, media_path
 
 log = logging.getLogger("faceproof.web")
-USER_ERRORS = (SwapcoreError, ProvenanceError)
 
 
 class JobCancelled(BaseException):
