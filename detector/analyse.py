@@ -60,6 +60,17 @@ def measured_cues(track: FaceTrack, calibration: Calibration, evidence: Evidence
     return [name for name in cues.available() if name in wanted and (track.dense or not cues.get(name).needs_dense)]
 
 
+def _keyframes(tails: dict[str, float], features: np.ndarray, names: list[str], logits: np.ndarray) -> np.ndarray:
+    """The frames where the channel nearest to deciding the verdict is strongest (a fusion: its frame logits), so
+    the pictures under the reasons show what the first reason measured."""
+    leading = min(tails, key=tails.get)
+    if leading in names:
+        frame_values = cues.cue_of(leading).direction(leading) * features[:, names.index(leading)]
+    else:
+        frame_values = logits
+    return np.argsort(-frame_values, kind="stable")[:KEYFRAMES]
+
+
 def score_track(track: FaceTrack, calibration: Calibration, evidence: Evidence) -> TrackResult:
     """Features -> frame logits, per-channel tail probabilities among authentic faces, and keyframes."""
     used = measured_cues(track, calibration, evidence)
@@ -67,9 +78,8 @@ def score_track(track: FaceTrack, calibration: Calibration, evidence: Evidence) 
     features = cues.track_features(track, used)
     logits = calibration.frame_logits(features[:, [names.index(f) for f in calibration.features]])
     tails = evidence.tails(evidence.track_statistics(features, names, float(np.mean(logits))))
-    worst = np.argsort(-logits)[:KEYFRAMES]
     keyframes = [Keyframe(track.frames[i], float(1 / (1 + np.exp(-logits[i]))), png_data_uri(overlay(track.crops[i], track.shapes[i])))
-                 for i in sorted(worst)]
+                 for i in sorted(_keyframes(tails, features, names, logits))]
     return TrackResult(
         track_id=track.track_id,
         frames=list(track.frames),

@@ -85,6 +85,11 @@ FUSIONS = {
 }
 
 
+# Below the verdict's lines but outside the central 95 % of authentic faces: said as such, not as "all smooth".
+UNUSUAL_TAIL = 0.05
+UNUSUAL = "Higher than in most authentic faces, but within the range they show: not counted as a sign."
+
+
 def percentile_text(tail: float) -> str:
     """'stronger than in 99.7 % of authentic faces', in words a reader checks against the verdict."""
     share = 100 * (1 - tail)
@@ -107,8 +112,9 @@ def reasons(tails: dict[str, float], evidence: Evidence) -> list[dict[str, Any]]
     for source, (tail, channel) in sorted(per_source.items(), key=lambda item: item[1][0]):
         sign, weak = tail <= evidence.alpha, tail <= evidence.alpha_inconclusive
         said = FUSIONS[source] if source in FUSIONS else (cues.get(source).reason, cues.get(source).calm)
+        reason = said[0] if weak else UNUSUAL if tail < UNUSUAL_TAIL else said[1]
         out.append({"cue": source, "feature": channel, "tail": float(f"{tail:.3g}"), "percentile": percentile_text(tail),
-                    "sign": sign, "weak": weak and not sign, "reason": said[0] if weak else said[1]})
+                    "sign": sign, "weak": weak and not sign, "reason": reason})
     return out
 
 
@@ -260,7 +266,8 @@ def _reasons_html(items: list[dict[str, Any]]) -> str:
 
 def _track_html(track: TrackResult) -> str:
     figures = "".join(f"<figure><img src=\"{k.image}\" alt=\"face at frame {k.frame}\" width=576>"
-                      f"<figcaption>frame {k.frame}: {k.probability:.0%} (then: blur and seam-band heatmap; colour steps along the mask boundaries)</figcaption></figure>"
+                      f"<figcaption>frame {k.frame}, where the first reason measured most (then: blur and seam-band heatmap; "
+                      f"colour steps along the mask boundaries)</figcaption></figure>"
                       for k in track.keyframes)
     return (f"<h3>Face track {track.track_id}: {percentile_text(track.smallest_tail)}</h3>"
             f"<p class=small>frames {track.frames[0]}–{track.frames[-1]} ({len(track.frames)} observations), "
@@ -292,8 +299,11 @@ def render_html(report: Report) -> str:
     body += ["<h2>Faces</h2>"] + [_track_html(t) for t in report.tracks]
     if report.skipped_tracks:
         body.append(f"<p class=small>{report.skipped_tracks} short or small face track(s) were not judged.</p>")
-    body.append(f"<h2>About this analysis</h2><p class=small>Calibration {_e(report.calibration['version'])}: "
-                f"{_e(report.calibration['fitted_on'])} {_e(report.calibration['limits'])} "
-                f"Analysed in {report.seconds:.1f} s.</p>")
+    about = report.calibration
+    body.append(f"<h2>About this analysis</h2><p class=small>Each cue is compared with {_e(about['reference'])}; "
+                f"the verdict's lines let through at most {about['false_alarm_budget']:.0%} of authentic clips as "
+                f"'likely manipulated' (measured: {_e(about['measured_false_alarms'])}). Evidence "
+                f"{_e(about['evidence_version'])}; blend calibration {_e(about['version'])}: "
+                f"{_e(about['fitted_on'])} {_e(about['limits'])} Analysed in {report.seconds:.1f} s.</p>")
     return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Face analysis: "
             f"{_e(report.video['name'])}</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
