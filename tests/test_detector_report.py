@@ -191,3 +191,21 @@ def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_pa
     page = (analyse(sealed, name="tip from reader.mp4")).write_html(tmp_path / "sealed.html").read_text()
     assert page.index("Declared AI-generated, signed by") < page.index("Provenance") and "tip from reader.mp4" in page
 
+
+
+def test_without_the_68_point_model_the_geometric_cues_are_left_out_not_guessed(clips):
+    """`--landmarks mtcnn5` (the licence fallback): boundary, pose and the paste model, which need 68 points, are
+    not measured; the other cues still give a verdict."""
+    from swapcore.faces.landmarks import create as create_landmarker
+
+    report = analyse(clips["real"], landmarker=create_landmarker("mtcnn5"))
+    judged = {r["cue"] for r in report.reasons}
+    assert judged == {"blur", "flicker", "frequency", "seams", "temporal", "blend_fusion"}
+    assert report.verdict in ("no signs found", "inconclusive", "likely manipulated")
+    import base64
+
+    import cv2
+
+    png = base64.b64decode(report.tracks[0].keyframes[0].image.split(",", 1)[1])
+    picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[1] == 2 * picture.shape[0]  # the face and its heatmap; no boundary map without 68 points
