@@ -95,6 +95,28 @@ def test_brightness_and_contrast_do_not_matter(marked_clip):
     _assert_exact(frames)
 
 
+@pytest.mark.parametrize("degrees", [2, -5, 10])
+def test_survives_rotation(marked_clip, tmp_path, degrees):
+    """A clip rotated in place (black corners), as phones, stabilisers and editors do, at H.264 CRF 23."""
+    _assert_exact(_reencode(marked_clip, tmp_path / "rotated.mp4", crf=23, filters=f"rotate={degrees}*PI/180"))
+
+
+def test_survives_rotation_with_360p_and_crf28(marked_clip, tmp_path):
+    _assert_exact(_reencode(marked_clip, tmp_path / "r360.mp4", crf=28, filters=f"rotate=3*PI/180,{SHORT_SIDE_360}"))
+
+
+def test_survives_an_off_centre_crop_to_60_percent_and_a_slight_perspective(marked_clip, tmp_path):
+    _assert_exact(_reencode(marked_clip, tmp_path / "crop.mp4", crf=23, filters="crop=iw*0.6:ih*0.6:iw*0.35:ih*0.05"))
+    warp = "perspective=x0=10:y0=0:x1=W-5:y1=8:x2=0:y2=H:x3=W:y3=H-6"
+    _assert_exact(_reencode(marked_clip, tmp_path / "warp.mp4", crf=23, filters=warp))
+
+
+def test_rotated_unmarked_clip_is_absent(tmp_path):
+    frames = _reencode(shared_file("video/d3.mp4"), tmp_path / "plain.mp4", crf=23, filters="rotate=4*PI/180")[:60]
+    detection = detect_frames(frames, SECRET)
+    assert not detection.present and detection.watermark_id is None and detection.p_value > 1e-3
+
+
 def test_one_second_is_enough(marked_clip):
     _assert_exact(_frames(marked_clip, stop=30))
 

@@ -2,11 +2,12 @@
 
 Two tests, each run at ALPHA / 2, so a clip without the mark is reported present with probability <= ALPHA:
 
-* sync: the best sync-correlation z-score over every hypothesis tried (TILE^2 shifts x MAX_SCALE_HYPOTHESES
-  scales x 2 mirrors). Without the mark (or with another key's) each z is a weighted sum of the key's random
+* sync: the best sync-correlation z-score over every hypothesis tried (TILE^2 shifts x (MAX_SCALE_HYPOTHESES
+  lattices + the SCAN_ANGLES rotations scanned) x 2 mirrors; only the SCAN_DECODED best scanned ones are kept,
+  but every scanned one is counted). Without the mark (or with another key's) each z is a weighted sum of the key's random
   +-1 sync chips with unit-norm weights fixed by the picture, and for any such Rademacher sum
   P(z >= x) <= (2e^3/9) Q(x) (Pinelis 1994), Gaussian or not; Bonferroni gives p_sync.
-* payload: for each (scale, mirror) hypothesis the soft read is decoded (BCH + OSD); without the mark the
+* payload: for each decoded (lattice, mirror) hypothesis the soft read is decoded (BCH + OSD); without the mark the
   signs of the soft bits are fair coins given their magnitudes, so `code.null_probability` gives the exact
   chance that some valid ID agrees as well; Bonferroni over the decoded hypotheses gives p_id.
 
@@ -28,8 +29,10 @@ from provenance.watermark.keys import check_secret, key_fingerprint
 from provenance.watermark.pattern import tile_layout
 from provenance.watermark.sync import (
     MAX_SCALE_HYPOTHESES,
+    SCAN_DECODED,
     Alignment,
     aligned_tile,
+    angle_scan,
     band_limited_spectrum,
     fold,
     locate,
@@ -40,7 +43,7 @@ from provenance.watermark.sync import (
 )
 
 ALPHA = 1e-6  # false-positive rate per clip, by construction
-DECODE_HYPOTHESES = 2 * MAX_SCALE_HYPOTHESES
+DECODE_HYPOTHESES = 2 * MAX_SCALE_HYPOTHESES + SCAN_DECODED
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def soft_bits(tile: np.ndarray, secret: bytes) -> np.ndarray:
 
 def frame_soft_bits(frame_bgr: np.ndarray, secret: bytes, alignment: Alignment) -> np.ndarray:
     """Soft bits read from a single frame under a known alignment (e.g. one found on the whole clip)."""
-    folded = fold(residual(frame_bgr), alignment.period_x, alignment.period_y, alignment.flipped)
+    folded = fold(residual(frame_bgr), alignment.period_x, alignment.period_y, alignment.flipped, alignment.angle)
     return soft_bits(aligned_tile(band_limited_spectrum(folded), alignment), secret)
 
 
@@ -106,14 +109,15 @@ class ClipDetector:
 
     def _decode_hypotheses(self) -> list[tuple[Alignment, DecodedPayload | None]]:
         mean_residual = self._sum / self.frames_used
-        results = []
-        for periods in scale_hypotheses(mean_residual, nominal_periods(*self._frame_shape)):
+        layout, nominal = tile_layout(self._secret), nominal_periods(*self._frame_shape)
+        located = []
+        for periods in scale_hypotheses(mean_residual, nominal):
             for flipped in (False, True):
-                spectrum = band_limited_spectrum(fold(mean_residual, *periods, flipped))
-                alignment = locate(spectrum, tile_layout(self._secret), periods, flipped)
-                decoded = decode_payload(self._secret, soft_bits(aligned_tile(spectrum, alignment), self._secret))
-                results.append((alignment, decoded))
-        return results
+                spectrum = band_limited_spectrum(fold(mean_residual, *periods[:2], flipped, periods[2]))
+                located.append((locate(spectrum, layout, periods, flipped), spectrum))
+        located += angle_scan(mean_residual, layout, nominal)
+        return [(alignment, decode_payload(self._secret, soft_bits(aligned_tile(spectrum, alignment), self._secret)))
+                for alignment, spectrum in located]
 
     def _relative_scale(self) -> tuple[float, float]:
         nominal_x, nominal_y = nominal_periods(*self._frame_shape)
