@@ -11,7 +11,7 @@ from swapcore.convert import color
 from swapcore.convert.blend import BlendSettings, paste
 from swapcore.convert.masks import KINDS, check_kind, face_mask, hull_mask
 from swapcore.convert.pipeline import parse_frames
-from swapcore.convert.smoothing import OneEuro, fit, matrix_of, pose_of
+from swapcore.convert.smoothing import Observation, OneEuro, TrackSmoother, fit, matrix_of, pose_of, smooth
 from swapcore.errors import SwapcoreError
 from swapcore.faces.align import crop_with, template, transform_points
 from swapcore.faces import landmarks
@@ -152,6 +152,17 @@ def test_pose_round_trip_and_one_euro_follows_a_step():
     smoother = OneEuro(min_cutoff=1.0, beta=0.0)
     values = [smoother(np.array([v]), 1 / 30)[0] for v in [0.0] * 5 + [1.0] * 60]
     assert 0 < values[5] < 0.3 and values[-1] > 0.99  # lags a step at first, then settles on it
+
+
+def test_the_68_points_travel_through_the_smoother_and_bridge_a_gap(shapes):
+    five, dense, _ = shapes[1]
+    seen = Observation(five, 0.99, dense)
+    placed = [p for _, p in smooth(iter(enumerate([seen, None, seen])), TrackSmoother(SIZE, "face", 30.0, 0.0, 5))]
+    assert [p.interpolated for p in placed] == [False, True, False]
+    assert np.allclose(placed[0].dense, transform_points(dense, placed[0].matrix))
+    assert np.array_equal(placed[1].dense, placed[0].dense)  # a bridged frame keeps the last face's shape
+    plain = [p for _, p in smooth(iter([(0, Observation(five, 0.99))]), TrackSmoother(SIZE, "face", 30.0, 0.0, 5))]
+    assert plain[0].dense is None
 
 
 def test_parse_frames():
