@@ -3,6 +3,10 @@
 Written by extract, read by train (landmarks for masks and weighting) and by convert (the affine that puts a
 face back). JSON, never pickle: it is read from user-supplied folders. `load` validates every field it relies
 on and raises AlignmentsError with the path of the offending item.
+
+Version 2 adds `landmarks68` per face (the 68-point iBUG 300-W layout, or null when the landmarker was `mtcnn5`)
+and `settings.landmarker`. Version-1 files still load: their faces have no 68 points and their landmarker reads
+as `mtcnn5`; saving one writes it as version 2.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from swapcore.errors import AlignmentsError
+from swapcore.faces.landmarks import FaceShape
 
 SCHEMA = "faceproof.alignments"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FILENAME = "alignments.json"
 
 
@@ -45,6 +51,7 @@ class Face:
     crop: str | None = None  # path of the aligned crop, relative to the alignments file's folder
     kept: bool = True
     reason: str = ""  # why a face was dropped (filter, duplicate, reference mismatch, ...)
+    landmarks68: list[list[float]] | None = None  # iBUG 300-W 68 points (source px); None: only the 5 are known
 
     def affine_matrix(self) -> np.ndarray:
         return np.asarray(self.affine, dtype=np.float64)
@@ -54,6 +61,10 @@ class Face:
         points = np.asarray(self.landmarks, dtype=np.float64)
         matrix = self.affine_matrix()
         return points @ matrix[:, :2].T + matrix[:, 2]
+
+    def shape(self) -> FaceShape:
+        """The face's densest landmarks in source pixels: the 68 points when extraction found them, else the 5."""
+        return FaceShape(np.asarray(self.landmarks68 if self.landmarks68 is not None else self.landmarks, np.float64))
 
 
 @dataclass
@@ -114,6 +125,7 @@ def _parse_face(raw: Any, where: str) -> Face:
         parsed_quality = Quality(**{k: float(quality[k]) for k in Quality.__dataclass_fields__})
     except (KeyError, TypeError, ValueError) as exc:
         raise AlignmentsError(f"malformed alignments file: {where}.quality: {exc}") from None
+    dense = raw.get("landmarks68")
     crop = raw.get("crop")
     _require(crop is None or (isinstance(crop, str) and ".." not in Path(crop).parts), f"{where}.crop", "bad path")
     return Face(
@@ -126,6 +138,7 @@ def _parse_face(raw: Any, where: str) -> Face:
         crop=crop,
         kept=bool(raw.get("kept", True)),
         reason=str(raw.get("reason", "")),
+        landmarks68=None if dense is None else _numbers(dense, (68, 2), f"{where}.landmarks68"),
     )
 
 
@@ -133,8 +146,9 @@ def parse(data: Any) -> Alignments:
     _require(isinstance(data, dict), "top level", "expected an object")
     _require(data.get("schema") == SCHEMA, "schema", f"expected {SCHEMA!r}, got {data.get('schema')!r}")
     version = data.get("version")
-    if version != VERSION:
-        raise AlignmentsError(f"alignments schema version {version!r} is not supported (this faceproof reads {VERSION})")
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise AlignmentsError(f"alignments schema version {version!r} is not supported (this faceproof reads {readable})")
     frames_raw = data.get("frames")
     _require(isinstance(frames_raw, list), "frames", "expected a list")
     frames = []
@@ -146,6 +160,9 @@ def parse(data: Any) -> Alignments:
     source, settings = data.get("source"), data.get("settings")
     _require(isinstance(source, dict), "source", "expected an object")
     _require(isinstance(settings, dict), "settings", "expected an object")
+    if version == 1:  # version 1 predates the landmark plugins: its points are the detector's own 5
+        _require(all(f.landmarks68 is None for fr in frames for f in fr.faces), "frames", "68 points in a version-1 file")
+        settings = {**settings, "landmarker": "mtcnn5"}
     tracks = data.get("tracks", {})
     _require(isinstance(tracks, dict), "tracks", "expected an object")
     return Alignments(source=source, settings=settings, frames=frames, tracks=tracks)

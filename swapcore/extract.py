@@ -23,7 +23,7 @@ import numpy as np
 from swapcore import __version__, media
 from swapcore.alignments import Alignments, Face, Frame
 from swapcore.errors import MediaError, SwapcoreError
-from swapcore.faces import align, identity, quality
+from swapcore.faces import align, identity, landmarks, quality
 from swapcore.faces.detectors import Detection, create
 from swapcore.faces.select import move_to_rejected
 from swapcore.faces.sheet import contact_sheet
@@ -32,6 +32,9 @@ from swapcore.faces.track import CutDetector, Tracker
 Progress = Callable[[int, int], None]
 FACES_DIR = "faces"
 _BEST_PER_TRACK = 3  # faces per track whose identity embeddings are averaged
+# dlib's 68 points give conversion its face outline and region masks. Its training data (iBUG 300-W) is licensed
+# for non-commercial use only: `--landmarks mtcnn5` keeps just the detector's 5 points and needs no other model.
+LANDMARKER = "dlib68"
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,15 @@ class _Collector:
         self.frames: list[Frame] = []
         self.best: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}  # track -> (rank, crop rgb, box)
 
-    def add(self, index: int, name: str, frame_bgr: np.ndarray, detections: list[Detection]) -> None:
+    def add(self, index: int, name: str, frame_bgr: np.ndarray, detections: list[Detection],
+            shapes: list[landmarks.FaceShape]) -> None:
         ids = self.tracker.update(index, [d.box for d in detections], [d.landmarks for d in detections])
-        faces = [self._face(name, n, frame_bgr, d, t) for n, (d, t) in enumerate(zip(detections, ids))]
+        faces = [self._face(name, n, frame_bgr, d, s, t)
+                 for n, (d, s, t) in enumerate(zip(detections, shapes, ids, strict=True))]
         self.frames.append(Frame(index=index, name=name, faces=faces))
 
-    def _face(self, name: str, number: int, frame_bgr: np.ndarray, det: Detection, track: int) -> Face:
+    def _face(self, name: str, number: int, frame_bgr: np.ndarray, det: Detection, shape: landmarks.FaceShape,
+              track: int) -> Face:
         crop, matrix = align.align_face(frame_bgr, det.landmarks, self.size, self.centering)
         relative = f"{FACES_DIR}/{name}_{number}.png"
         media.write_image(self.staging / relative, crop)
@@ -147,6 +153,7 @@ class _Collector:
             box=[round(float(v), 2) for v in det.box], score=round(det.score, 5),
             landmarks=np.round(det.landmarks, 2).tolist(), affine=np.round(matrix, 6).tolist(),
             quality=scores, track=track, crop=relative,
+            landmarks68=np.round(shape.points, 2).tolist() if shape.dense else None,
         )
 
     def _remember(self, track: int, rank: float, crop: np.ndarray, box: np.ndarray, matrix: np.ndarray) -> None:
@@ -272,6 +279,7 @@ def extract(
     reference: str | os.PathLike | None = None,
     reference_threshold: float = identity.SAME_PERSON_DISTANCE,
     detector: str = "mtcnn",
+    landmarker: str = LANDMARKER,
     batch: int = 1,
     device: str | None = None,
     min_confidence: float = 0.9,
@@ -279,7 +287,11 @@ def extract(
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> ExtractResult:
-    """Find, align and save every face of `source` (a video, an image, or a folder of images) into `out_dir`."""
+    """Find, align and save every face of `source` (a video, an image, or a folder of images) into `out_dir`.
+
+    `landmarker` names a `swapcore.faces.landmarks` plugin: `dlib68` stores 68 points beside the detector's 5
+    (alignment still uses the 5), `mtcnn5` only the 5.
+    """
     if not 64 <= size <= 512:
         raise SwapcoreError(f"--size must be between 64 and 512 pixels, got {size}")
     if every < 1:
@@ -289,10 +301,11 @@ def extract(
     source, out_dir = Path(source), Path(out_dir)
     opened = open_source(source, every)
     face_detector = create(detector, device=device, min_confidence=min_confidence, min_face=min_face)
+    face_landmarker = landmarks.create(landmarker)
     reference_embedding = _reference_embedding(Path(reference), face_detector) if reference else None
     staging = _prepare_staging(out_dir, overwrite)
     try:
-        result = _run(opened, face_detector, staging, out_dir, size, centering, every, batch,
+        result = _run(opened, face_detector, face_landmarker, staging, out_dir, size, centering, every, batch,
                       reference_embedding, reference_threshold, progress)
         _publish(staging, out_dir)
     except BaseException:
@@ -303,7 +316,7 @@ def extract(
                          seconds=time.perf_counter() - started, **result)
 
 
-def _run(opened: _Source, face_detector, staging: Path, out_dir: Path, size: int, centering: str, every: int,
+def _run(opened: _Source, face_detector, face_landmarker: landmarks.Landmarker, staging: Path, out_dir: Path, size: int, centering: str, every: int,
          batch: int, reference: np.ndarray | None, reference_threshold: float, progress: Progress | None) -> dict:
     fps = opened.meta.get("fps", 25.0)
     tracker = Tracker(max_gap=max(3 * every, int(fps)))
@@ -311,18 +324,19 @@ def _run(opened: _Source, face_detector, staging: Path, out_dir: Path, size: int
     collector = _Collector(staging, size, centering, tracker)
     done = 0
     for group in _batches(opened, batch):
-        detections = face_detector.detect([cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in group])
-        for (index, name, frame), found in zip(group, detections):
+        rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in group]
+        detections = face_detector.detect(rgb)
+        for (index, name, frame), frame_rgb, found in zip(group, rgb, detections):
             if not opened.is_video or cuts.is_cut(frame):
                 tracker.cut()  # unrelated stills, or a hard cut, never continue a track
-            collector.add(index, name, frame, found)
+            collector.add(index, name, frame, found, face_landmarker.locate(frame_rgb, found) if found else [])
         done += len(group)
         if progress:
             progress(done, max(opened.total, done))
     if not collector.frames:
         raise MediaError(f"{opened.meta['name']}: no frame could be read")
     tracks = _finalise_tracks(collector, reference) if collector.best else {}
-    settings = {"detector": face_detector.name, "size": size, "centering": centering, "every": every,
+    settings = {"detector": face_detector.name, "landmarker": face_landmarker.name, "size": size, "centering": centering, "every": every,
                 "template": np.round(align.template(size, centering), 3).tolist(), "faceproof": __version__}
     alignments = Alignments(source=opened.meta, settings=settings, frames=collector.frames, tracks=tracks)
     kept_tracks = sorted(int(t) for t in tracks)

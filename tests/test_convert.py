@@ -3,6 +3,8 @@ untouched background, face-free pass-through, smoothing, sealing of every writer
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import subprocess
 from pathlib import Path
@@ -225,6 +227,58 @@ def test_cli_converts_and_reports_errors_in_one_line(short_clip, model_dir, seal
     assert media.probe(output).frame_count == 4 and "4 frames (4 swapped)" in capsys.readouterr().out
     with pytest.raises(CommandError, match="--frames takes A:B"):
         call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "9:3")
+
+
+# ---- 68-point masks ------------------------------------------------------------------------------------------
+def _version_1(alignments_path: Path, folder: Path) -> Path:
+    """The same alignments as a version-1 file (5 points per face, no landmarker), as faceproof wrote before."""
+    raw = json.loads(alignments_path.read_text())
+    for frame in raw["frames"]:
+        for face in frame["faces"]:
+            del face["landmarks68"]
+    del raw["settings"]["landmarker"]
+    old = folder / "v1" / "alignments.json"
+    old.parent.mkdir()
+    old.write_text(json.dumps({**raw, "version": 1}))
+    return old
+
+
+def _changed(short_clip: Path, model, mask: str, alignments: Path | None) -> list[np.ndarray]:
+    settings = SwapSettings(mask=mask, color="none", smooth=0.0)
+    return [np.any(r.swapped != r.original, axis=-1)
+            for r in swap_frames(short_clip, model, settings, frames=(0, 3), alignments=alignments)]
+
+
+def test_68_point_masks_follow_the_face_and_5_point_faces_get_the_hull(short_clip, short_alignments, model_dir,
+                                                                      tmp_path, caplog):
+    model = load_model(model_dir)
+    hull = _changed(short_clip, model, "hull", short_alignments)
+    components = _changed(short_clip, model, "components", short_alignments)
+    extended = _changed(short_clip, model, "extended", short_alignments)
+    for h, c, e in zip(hull, components, extended, strict=True):
+        assert c.any() and not np.array_equal(c, h)
+        assert e.sum() > c.sum()  # the raised brow line reaches further up the forehead
+    assert not caplog.records
+    # A version-1 file still converts; its faces have 5 points, so a 68-point mask is the hull, and says so.
+    old = _version_1(short_alignments, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="swapcore.convert"):
+        fallback = _changed(short_clip, model, "components", old)
+    assert all(np.array_equal(f, h) for f, h in zip(fallback, hull, strict=True))
+    assert "needs 68-point landmarks" in caplog.text and "hull" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="swapcore.convert"):
+        _changed(short_clip, model, "extended", None)  # detected during conversion: 5 points too
+    assert "detected during conversion" in caplog.text
+
+
+def test_cli_converts_with_a_68_point_mask(short_clip, short_alignments, model_dir, sealer, tmp_path, capsys):
+    sealer.close()  # the command opens the installation itself; consents are in its log
+    output = tmp_path / "extended.mp4"
+    call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--frames", "0:4",
+                 "--mask", "extended", "--alignments", str(short_alignments), "--actor", "tester")
+    assert media.probe(output).frame_count == 4 and "4 frames (4 swapped)" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("convert", str(short_clip), "--model", str(model_dir), "-o", str(output), "--mask", "jaw")
 
 
 # ---- smoothing on real detections ---------------------------------------------------------------------------

@@ -9,11 +9,12 @@ import pytest
 from swapcore import media
 from swapcore.convert import color
 from swapcore.convert.blend import BlendSettings, paste
-from swapcore.convert.masks import check_kind, hull_mask
+from swapcore.convert.masks import KINDS, check_kind, face_mask, hull_mask
 from swapcore.convert.pipeline import parse_frames
-from swapcore.convert.smoothing import OneEuro, fit, matrix_of, pose_of
+from swapcore.convert.smoothing import Observation, OneEuro, TrackSmoother, fit, matrix_of, pose_of, smooth
 from swapcore.errors import SwapcoreError
-from swapcore.faces.align import crop_with, template
+from swapcore.faces.align import crop_with, template, transform_points
+from swapcore.faces import landmarks
 from swapcore.faces.detectors import create
 from tests.conftest import shared_file
 
@@ -30,6 +31,23 @@ def faces() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         face = detector.detect([cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)])[0][0]
         matrix = fit(face.landmarks, SIZE, "face")
         found[name] = (frame, matrix, crop_with(frame, matrix, SIZE))
+    return found
+
+
+@pytest.fixture(scope="module")
+def shapes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(MTCNN's 5 points, dlib's 68, MTCNN's box corners) in crop pixels, for 9 real faces of 9 people."""
+    detector, dlib68 = create("mtcnn"), landmarks.create("dlib68")
+    found = []
+    for name in ("images/group_t1.jpg", "images/grace_hopper.jpg", "images/astronaut.png", "images/messi5.jpg"):
+        rgb = cv2.cvtColor(media.read_image(shared_file(name)), cv2.COLOR_BGR2RGB)
+        detections = detector.detect([rgb])[0]
+        for face, shape in zip(detections, dlib68.locate(rgb, detections), strict=True):
+            matrix = fit(face.landmarks, SIZE, "face")
+            x0, y0, x1, y1 = face.box
+            corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+            found.append(tuple(transform_points(p, matrix) for p in (face.landmarks, shape.points, corners)))
+    assert len(found) == 9
     return found
 
 
@@ -85,12 +103,66 @@ def test_paste_touches_only_the_masked_face_and_puts_it_in_place(faces):
     assert np.abs(back[mask == 0].astype(int) - crop[mask == 0]).mean() < 12  # only the feathered rim differs
 
 
+@pytest.mark.parametrize("kind", ["components", "extended"])
+def test_68_point_masks_cover_eyes_nose_and_mouth_and_stay_inside_the_head(shapes, kind):
+    for five, dense, box in shapes:
+        mask = face_mask(kind, five, None, SIZE, dense) > 0.5
+        inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+        eye_distance = np.linalg.norm(five[1] - five[0])
+        # MTCNN's eyes, nose tip and mouth corners (another model than the mask's) lie well inside the mask ...
+        depth = inside[np.round(five[:, 1]).astype(int), np.round(five[:, 0]).astype(int)] / eye_distance
+        assert depth.min() > 0.08, depth
+        # ... and so do dlib's own eye, nose and lip points.
+        for region in (landmarks.RIGHT_EYE, landmarks.LEFT_EYE, landmarks.NOSE, landmarks.MOUTH):
+            points = np.round(dense[region]).astype(int)
+            assert mask[points[:, 1], points[:, 0]].all(), region
+        # The head: MTCNN's box (brows to chin, cheek to cheek) grown by 12 % of its side on every side.
+        low, high = box.min(0), box.max(0)
+        grown = (high - low) * 0.12
+        ys, xs = np.nonzero(mask)
+        assert xs.min() >= low[0] - grown[0] and xs.max() <= high[0] + grown[0]
+        assert ys.min() >= low[1] - grown[1] and ys.max() <= high[1] + grown[1]
+        assert 0.25 < mask.sum() / np.prod(high - low) < 0.8  # a face, not a sliver or the whole box
+
+
+def test_extended_mask_adds_forehead_above_the_eyes(shapes):
+    for five, dense, _ in shapes:
+        components = face_mask("components", five, None, SIZE, dense) > 0.5
+        extended = face_mask("extended", five, None, SIZE, dense) > 0.5
+        added = extended & ~components
+        assert (components & ~extended).sum() < 0.01 * components.sum()
+        assert added.sum() > 0.03 * components.sum()
+        # Crops are upright: nearly all that is added lies above the eyes (the rest is where the hulls from the raised
+        # brows down to the chin widen the temples a little).
+        eyes = five[:2, 1].mean()
+        assert (np.nonzero(added)[0] < eyes).mean() > 0.9, (np.nonzero(added)[0] < eyes).mean()
+
+
+def test_a_face_known_by_5_points_gets_the_hull_for_68_point_masks(shapes):
+    five = shapes[0][0]
+    assert {"hull", "components", "extended"} <= set(KINDS)
+    for kind in ("components", "extended"):
+        assert check_kind(kind, has_learned=False) == kind
+        assert np.array_equal(face_mask(kind, five, None, SIZE, None), hull_mask(five, SIZE))
+
+
 def test_pose_round_trip_and_one_euro_follows_a_step():
     matrix = fit(np.array([[200, 210], [260, 205], [232, 240], [210, 270], [255, 266]], float), 64, "face")
     assert np.allclose(matrix_of(pose_of(matrix, 64), 64), matrix, atol=1e-9)
     smoother = OneEuro(min_cutoff=1.0, beta=0.0)
     values = [smoother(np.array([v]), 1 / 30)[0] for v in [0.0] * 5 + [1.0] * 60]
     assert 0 < values[5] < 0.3 and values[-1] > 0.99  # lags a step at first, then settles on it
+
+
+def test_the_68_points_travel_through_the_smoother_and_bridge_a_gap(shapes):
+    five, dense, _ = shapes[1]
+    seen = Observation(five, 0.99, dense)
+    placed = [p for _, p in smooth(iter(enumerate([seen, None, seen])), TrackSmoother(SIZE, "face", 30.0, 0.0, 5))]
+    assert [p.interpolated for p in placed] == [False, True, False]
+    assert np.allclose(placed[0].dense, transform_points(dense, placed[0].matrix))
+    assert np.array_equal(placed[1].dense, placed[0].dense)  # a bridged frame keeps the last face's shape
+    plain = [p for _, p in smooth(iter([(0, Observation(five, 0.99))]), TrackSmoother(SIZE, "face", 30.0, 0.0, 5))]
+    assert plain[0].dense is None
 
 
 def test_parse_frames():

@@ -38,7 +38,9 @@ def from_alignments(path: str | os.PathLike, target: Path, track: int | None) ->
     if not faces:
         known = ", ".join(sorted(loaded.tracks)) or "none"
         raise SwapcoreError(f"track {chosen} has no faces in {path} (tracks: {known})")
-    return {index: Observation(np.asarray(face.landmarks, np.float64), face.score) for index, face in faces.items()}
+    return {index: Observation(np.asarray(face.landmarks, np.float64), face.score,
+                               None if face.landmarks68 is None else np.asarray(face.landmarks68, np.float64))
+            for index, face in faces.items()}
 
 
 def observe_alignments(frames: Frames, faces: dict[int, Observation]) -> Iterator[tuple[tuple[int, np.ndarray], Observation | None]]:

@@ -1,4 +1,10 @@
-"""Which pixels of the rendered face replace the original: the landmark hull, the model's learned mask, or both.
+"""Which pixels of the rendered face replace the original: a mask kind from a registry keyed by name.
+
+`hull` is the face polygon grown from the 5 points; `learned` is the model's own mask (hires); `learned+hull`
+clips the one by the other; `components` and `extended` are Faceswap's landmark masks from the 68 points
+(union of convex hulls of landmark groups; `extended` first raises the brows toward the forehead). A face known
+by its 5 points only (a version-1 or `--landmarks mtcnn5` alignments file, faces detected during conversion)
+gets the hull instead of a 68-point mask; the pipeline logs that it happened.
 
 Masks are built in the aligned crop (S x S, float32 in [0, 1]); erosion and feathering happen later, in frame
 pixels (see blend.py), so that they mean the same on a 64 px and a 256 px model.
@@ -6,25 +12,53 @@ pixels (see blend.py), so that they mean the same on a 64 px and a 256 px model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import torch
 
 from swapcore.errors import SwapcoreError
+from swapcore.faces.landmarks import LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
 from swapcore.training.augment import face_outline
 
-KINDS = ("hull", "learned", "learned+hull")
+# (5 crop landmarks, 68 crop landmarks or None, learned mask or None, crop size) -> S x S mask
+Builder = Callable[[np.ndarray, np.ndarray | None, np.ndarray | None, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class MaskKind:
+    build: Builder
+    learned: bool  # needs a model that learned a mask
+    dense: bool  # needs the 68 points; faces without them get the hull
+
+
+_REGISTRY: dict[str, MaskKind] = {}
+
+
+def register(name: str, *, learned: bool = False, dense: bool = False) -> Callable[[Builder], Builder]:
+    def add(build: Builder) -> Builder:
+        _REGISTRY[name] = MaskKind(build, learned, dense)
+        return build
+
+    return add
 
 
 def check_kind(kind: str, has_learned: bool) -> str:
     """The mask kind to use ("auto": learned+hull when the model learned a mask, else hull)."""
     if kind == "auto":
         return "learned+hull" if has_learned else "hull"
-    if kind not in KINDS:
+    if kind not in _REGISTRY:
         raise SwapcoreError(f"unknown mask {kind!r}; choose one of auto, {', '.join(KINDS)}")
-    if "learned" in kind and not has_learned:
+    if _REGISTRY[kind].learned and not has_learned:
         raise SwapcoreError(f"--mask {kind} needs a model with a learned mask (hires); this one has none: use hull")
     return kind
+
+
+def needs_dense(kind: str) -> bool:
+    """Whether this mask kind is drawn from the 68 points (and falls back to the hull without them)."""
+    return _REGISTRY[kind].dense
 
 
 def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -33,17 +67,94 @@ def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     Uses training's outline so the swap covers exactly the region the model was taught to render.
     """
     polygon = face_outline(torch.from_numpy(np.asarray(landmarks, np.float32))[None])[0].numpy()
+    return _fill([polygon], size)
+
+
+def _fill(polygons: list[np.ndarray], size: int) -> np.ndarray:
+    """The union of the convex hulls of `polygons`, anti-aliased, as float32 in [0, 1]."""
     mask = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(mask, np.round(polygon * 16).astype(np.int32), 255, cv2.LINE_AA, shift=4)
+    for polygon in polygons:
+        hull = cv2.convexHull(np.round(np.asarray(polygon) * 16).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA, shift=4)
     return mask.astype(np.float32) / 255
 
 
-def face_mask(kind: str, landmarks: np.ndarray, learned: np.ndarray | None, size: int) -> np.ndarray:
-    """The crop-space mask of one face. "learned+hull" keeps the learned mask only inside the hull, which
-    stops an under-trained mask from pasting background or hair."""
-    if kind == "hull":
-        return hull_mask(landmarks, size)
+def component_parts(points: np.ndarray) -> list[np.ndarray]:
+    """Faceswap's 'components' groups of the 68 points: jaw halves, cheeks, nose ridge, eye regions, nose.
+
+    Each group reaches down to the chin (point 8) or across to the nose, so the union of their hulls covers the
+    face from the brows to the chin, mouth included, and follows the jaw line where a single hull would not.
+    """
+    p = np.asarray(points, np.float64)
+    chin, nose_top, nostrils = p[8:9], p[27:28], p[31:36]
+    return [
+        np.concatenate([p[0:9], p[17:18]]),  # right jaw
+        np.concatenate([p[8:17], p[26:27]]),  # left jaw
+        np.concatenate([p[17:20], chin]),  # right cheek
+        np.concatenate([p[24:27], chin]),  # left cheek
+        np.concatenate([p[19:25], chin]),  # nose ridge
+        np.concatenate([p[RIGHT_BROW], nose_top, nostrils, chin]),  # right eye
+        np.concatenate([p[LEFT_BROW], nose_top, nostrils, chin]),  # left eye
+        np.concatenate([p[27:31], nostrils]),  # nose
+    ]
+
+
+def raised_brows(points: np.ndarray) -> np.ndarray:
+    """The 68 points with each brow moved up by half its distance from the eye below, as Faceswap's 'extended'.
+
+    The brow point is paired with a point of the eye line (the outer ones with points halfway out to the jaw),
+    so the raise follows the face's roll and scale.
+    """
+    p = np.asarray(points, np.float64).copy()
+    right_out = (p[36] + (p[36] + p[0]) / 2) / 2
+    left_out = (p[45] + (p[45] + p[16]) / 2) / 2
+    right_below = np.stack([right_out, *p[36:40]])
+    left_below = np.stack([*p[42:46], left_out])
+    p[RIGHT_BROW] += (p[RIGHT_BROW] - right_below) / 2
+    p[LEFT_BROW] += (p[LEFT_BROW] - left_below) / 2
+    return p
+
+
+@register("hull")
+def _hull(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
+    return hull_mask(five, size)
+
+
+@register("learned", learned=True)
+def _learned(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
     assert learned is not None  # check_kind() refused learned masks for models without one
-    if kind == "learned":
-        return learned
-    return learned * hull_mask(landmarks, size)
+    return learned
+
+
+@register("learned+hull", learned=True)
+def _learned_hull(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
+    """The learned mask only inside the hull, which stops an under-trained mask from pasting background or hair."""
+    assert learned is not None
+    return learned * hull_mask(five, size)
+
+
+@register("components", dense=True)
+def _components(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
+    assert dense is not None  # face_mask() gives faces without 68 points the hull
+    return _fill(component_parts(dense), size)
+
+
+@register("extended", dense=True)
+def _extended(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
+    assert dense is not None
+    return _fill(component_parts(raised_brows(dense)), size)
+
+
+KINDS = tuple(_REGISTRY)  # the names --mask offers (besides auto), in registration order
+
+
+def face_mask(kind: str, landmarks: np.ndarray, learned: np.ndarray | None, size: int,
+              dense: np.ndarray | None = None) -> np.ndarray:
+    """The crop-space mask of one face from its 5 crop landmarks, and its 68 when known.
+
+    A 68-point kind given a face without 68 points draws the hull, the mask those faces had before.
+    """
+    chosen = _REGISTRY[kind]
+    if chosen.dense and dense is None:
+        chosen = _REGISTRY["hull"]
+    return chosen.build(np.asarray(landmarks), dense, learned, size)

@@ -7,6 +7,7 @@ sealed writer. Nothing here writes a file.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from swapcore.errors import SwapcoreError
 from swapcore.faces.align import crop_with
 from swapcore.train import LoadedModel
 
+log = logging.getLogger("swapcore.convert")
 Progress = Callable[[int, int], None]
 DIRECTIONS = ("a2b", "b2a")
 MAX_GAP_SECONDS = 0.5  # longest run of frames without a reliable face that is bridged by interpolation
@@ -127,7 +129,7 @@ class _Swapper:
 
     def _blend(self, frame: np.ndarray, crop: np.ndarray, face: np.ndarray, learned: np.ndarray | None,
                placement: Placement) -> tuple[np.ndarray, Placement, tuple[int, int, int, int] | None]:
-        mask = masks.face_mask(self.mask_kind, placement.landmarks, learned, self.size)
+        mask = masks.face_mask(self.mask_kind, placement.landmarks, learned, self.size, placement.dense)
         face = self.adjust(np.ascontiguousarray(face, np.float32), crop.astype(np.float32) / 255, mask)
         out = frame.copy()
         box = paste(out, np.ascontiguousarray(face, np.float32), mask, placement.matrix, self.settings.blend)
@@ -178,10 +180,16 @@ def swap_frames(
     decoded = media.iter_frames(target, start=start, stop=stop, info=info)
     if alignments is not None:
         known = from_alignments(alignments, target, settings.track)
+        if masks.needs_dense(swapper.mask_kind) and all(o.dense is None for o in known.values()):
+            log.warning("--mask %s needs 68-point landmarks, but %s holds only 5 per face (a version-1 file, or "
+                        "extracted with --landmarks mtcnn5): using the hull mask", swapper.mask_kind, alignments)
         observed = observe_alignments(decoded, known)
     else:
         if settings.track not in (None, 0):
             raise SwapcoreError("--track needs --alignments (the tracks of an extraction of this video)")
+        if masks.needs_dense(swapper.mask_kind):
+            log.warning("--mask %s needs 68-point landmarks; faces detected during conversion have 5: using the hull "
+                        "mask (extract this video with --landmarks dlib68 and pass --alignments)", swapper.mask_kind)
         observed = observe_detected(decoded, settings.device, max_gap)
     centering = str(model.description.get("input", {}).get("centering", "face"))
     smoother = TrackSmoother(swapper.size, centering, float(info.fps), settings.smooth, max_gap)

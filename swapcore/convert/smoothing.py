@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from swapcore.errors import SwapcoreError
-from swapcore.faces.align import template, umeyama
+from swapcore.faces.align import template, transform_points, umeyama
 
 Item = TypeVar("Item")
 
@@ -34,10 +34,11 @@ _DERIVATIVE_CUTOFF = 1.0  # Hz
 
 @dataclass(frozen=True)
 class Observation:
-    """One detected face: 5 landmarks in frame pixels and the detector's confidence."""
+    """One detected face: 5 landmarks in frame pixels, the detector's confidence, and the 68 points if known."""
 
     landmarks: np.ndarray
     score: float
+    dense: np.ndarray | None = None  # 68 x 2 frame pixels (iBUG layout); None when only the 5 are known
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Placement:
     matrix: np.ndarray  # 2x3, frame pixels -> crop pixels
     landmarks: np.ndarray  # 5 x 2 in crop pixels (the template's when interpolated)
     interpolated: bool
+    dense: np.ndarray | None = None  # 68 x 2 in crop pixels (the last observed face's when interpolated)
 
 
 def fit(landmarks: np.ndarray, size: int, centering: str) -> np.ndarray:
@@ -140,6 +142,7 @@ class TrackSmoother(Generic[Item]):
         self.template = template(size, centering)
         self.pending: list[Item] = []
         self.last: np.ndarray | None = None  # raw pose of the last reliable face
+        self.last_dense: np.ndarray | None = None  # its 68 crop points: a bridged frame's mask keeps their shape
 
     def push(self, item: Item, observation: Observation | None) -> list[tuple[Item, Placement | None]]:
         pose = self._reliable_pose(observation)
@@ -151,15 +154,17 @@ class TrackSmoother(Generic[Item]):
         ready = self._bridge(pose)
         self.last = pose
         matrix = matrix_of(self.filter(pose), self.size)
-        crop_landmarks = np.asarray(observation.landmarks) @ matrix[:, :2].T + matrix[:, 2]
-        return [*ready, (item, Placement(matrix, crop_landmarks, interpolated=False))]
+        crop_landmarks = transform_points(observation.landmarks, matrix)
+        dense = None if observation.dense is None else transform_points(observation.dense, matrix)
+        self.last_dense = dense
+        return [*ready, (item, Placement(matrix, crop_landmarks, interpolated=False, dense=dense))]
 
     def flush(self) -> list[tuple[Item, Placement | None]]:
         return self._give_up()
 
     def _give_up(self) -> list[tuple[Item, Placement | None]]:
         ready = [(item, None) for item in self.pending]
-        self.pending, self.last = [], None
+        self.pending, self.last, self.last_dense = [], None, None
         self.filter.reset()
         return ready
 
@@ -183,7 +188,8 @@ class TrackSmoother(Generic[Item]):
         ready = []
         for k, item in enumerate(self.pending, start=1):
             between = self.last + (pose - self.last) * (k / steps)
-            ready.append((item, Placement(matrix_of(self.filter(between), self.size), self.template, True)))
+            matrix = matrix_of(self.filter(between), self.size)
+            ready.append((item, Placement(matrix, self.template, True, self.last_dense)))
         self.pending = []
         return ready
 
