@@ -169,12 +169,14 @@ def archive(relative: str) -> str | None:
 
 def _detect(job: Job, report: Reporter) -> None:
     from detector import analyse
+    from webapp.custody.services import organisation_history
     from webapp.verify.models import Case
 
-    case = Case.objects.get(job=job)
+    case = Case.objects.select_related("organisation").get(job=job)
     report_dir = media_path(case.folder())
+    # The report is the case's organisation's: it shows only that organisation's custody events (the log is shared).
     analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"),
-                       name=case.original_name)
+                       name=case.original_name, history=organisation_history(case.organisation))
     reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
     data = analysis.to_json()
     case.verdict, case.c2pa_state = data["headline"]["label"], data["provenance"]["c2pa"]["state"]
