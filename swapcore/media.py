@@ -69,6 +69,7 @@ class VideoInfo:
     codec: str
     pix_fmt: str
     audio: tuple[AudioStream, ...] = field(default_factory=tuple)
+    streams: int = 1  # every stream of the container (video, audio, subtitles, data): callers bound it
 
     @property
     def has_audio(self) -> bool:
@@ -144,6 +145,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         codec=video.get("codec_name", "?"),
         pix_fmt=video.get("pix_fmt", "?"),
         audio=audio,
+        streams=len(meta["streams"]),
     )
 
 

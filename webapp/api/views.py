@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -26,6 +26,7 @@ from webapp.custody.views import bundle_response
 from webapp.jobs.models import Job
 from webapp.projects import services
 from webapp.projects.models import Identity, Output, Project, Upload, media_path
+from webapp.projects.uploads import RateLimited
 from webapp.verify.models import Case
 from webapp.verify.views import open_case
 
@@ -62,6 +63,8 @@ class Base(GenericAPIView):
     def run(action):
         try:
             return action()
+        except RateLimited as exc:  # 429 with Retry-After, as DRF's own throttles answer
+            raise Throttled(wait=exc.retry_after, detail=exc.messages[0]) from None
         except ValidationError as exc:
             raise APIValidationError({"detail": exc.messages}) from None
 
