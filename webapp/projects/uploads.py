@@ -149,6 +149,8 @@ def check_rate(user, model) -> None:
     since = timezone.now() - timedelta(minutes=1)
     recent = model.objects.filter(**{model.UPLOADER_FIELD: user, "created__gte": since}).order_by("-created")
     limit = settings.FACEPROOF_UPLOADS_PER_MINUTE
+    if limit <= 0:  # uploads switched off: say when to look again rather than never
+        raise RateLimited(60)
     if recent.count() >= limit:
         # a slot frees when the oldest upload that still counts leaves the minute
         oldest = recent[limit - 1].created
