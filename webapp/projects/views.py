@@ -65,6 +65,8 @@ def _project_page(request, project: Project):
         "convert_form": ConvertForm(project=project),
         "train_job": train_job,
         "model_ready": model_ready(model),
+        "train_blockers": services.training_blockers(project),
+        "convert_blockers": services.conversion_blockers(project),
         "has_preview": previews(model)[0].is_file(),
     }
     return render(request, "projects/detail.html", context)
@@ -105,6 +107,7 @@ def identity_detail(request, pk):
             refusal = exc
     context = {"identity": identity, "project": identity.project, "consent_form": consent_form,
                "extract_form": ExtractForm(identity=identity), "faces": services.faces_of(identity),
+               "footage": identity.uploads.filter(purpose=Upload.Purpose.SOURCE),
                "jobs": identity.project.jobs.filter(kind=Job.Kind.EXTRACT, params__identity=identity.pk)[:5]}
     page = render(request, "projects/identity.html", context)
     return uploads.refused(page, refusal) if refusal else page
