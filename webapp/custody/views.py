@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from provenance.errors import CustodyError
 from webapp.accounts.access import org_object, role_required
-from webapp.accounts.models import Role
+from webapp.accounts.models import Organisation, Role
 from webapp.custody import services
 from webapp.custody.logs import custody_log
 from webapp.projects.models import Output, Project, Upload
@@ -74,7 +74,7 @@ def asset(request, sha256):
                                                   "checkpoint": checkpoint})
 
 
-def bundle_response(sha256: str | None, organisation, filename: str) -> HttpResponse:
+def bundle_response(sha256: str | None, organisation: Organisation | None, filename: str) -> HttpResponse:
     try:
         body = services.bundle(sha256, organisation)
     except CustodyError as exc:  # nothing logged for it (yet), or nothing of this organisation
