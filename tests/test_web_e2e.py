@@ -24,6 +24,7 @@ from tests.conftest import REPO, shared_file
 pytestmark = [pytest.mark.slow, pytest.mark.needs_data]
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a long e2e password"
+UPLOAD_LIMIT_MB = 40  # above the clips uploaded here
 CLIPS = {"Andrew": ("faces/styletalk_source/andrew_clip_1.mp4", 30), "Feifei": ("faces/styletalk_source/feifeili_clip2_short.mp4", 18)}
 
 
@@ -37,7 +38,8 @@ def _free_port() -> int:
 def server(tmp_path):
     """A fresh installation in tmp_path served on a free loopback port; stopped (SIGTERM) afterwards."""
     env = {**os.environ, "FACEPROOF_HOME": str(tmp_path / "home"), "FACEPROOF_KEY_PASSPHRASE": "e2e passphrase",
-           "FACEPROOF_WEB_PASSWORD": PASSWORD, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+           "FACEPROOF_WEB_PASSWORD": PASSWORD, "DJANGO_SETTINGS_MODULE": "webapp.settings",
+           "FACEPROOF_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB)}
     env.pop("FACEPROOF_DB_NAME", None)
     cli = [sys.executable, "-m", "webapp"]
     for name, role in (("pat", "producer"), ("vera", "verifier")):
@@ -108,6 +110,15 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     page.get_by_role("button", name="Create project").click()
     page.wait_for_url("**/projects/*/")
     project_url = page.url
+
+    oversize = tmp_path / "too big.mp4"
+    with open(oversize, "wb") as handle:  # sparse: the browser reads its size, nothing has to be written
+        handle.truncate((UPLOAD_LIMIT_MB + 10) * 2**20)
+    page.set_input_files("#id_file", str(oversize))
+    page.get_by_role("button", name="Upload").click()
+    refused = page.wait_for_selector(".upload-refused").inner_text()
+    assert refused == f"too big.mp4 is {UPLOAD_LIMIT_MB + 10} MB; the upload limit is {UPLOAD_LIMIT_MB} MB."
+    assert page.url == project_url  # refused before anything was sent
 
     for name, (clip, _) in CLIPS.items():  # source footage per identity, then a target video
         page.set_input_files("#id_file", str(shared_file(clip)))

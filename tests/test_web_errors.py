@@ -62,6 +62,8 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_app_naming_the_limit(pr
             413, "The upload is 40 MB; the limit is 3 MB.")
     api = producer.post(f"/api/projects/{project.pk}/uploads/", {"file": upload_of(short_video())}, CONTENT_LENGTH=declared)
     assert api.status_code == 413 and api.json() == {"detail": "The upload is 40 MB; the limit is 3 MB."}
+    # every page hands the limit to app.js, which refuses an oversize file before sending it (tests/test_web_e2e)
+    assert f'<body data-max-upload-bytes="{3 * 2**20}">' in producer.get(f"/projects/{project.pk}/").content.decode()
     # within the limit and its multipart slack, the request goes on to the view
     assert producer.post(f"/projects/{project.pk}/upload/", {"file": upload_of(short_video())}).status_code == 302
 

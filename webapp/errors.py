@@ -70,6 +70,12 @@ def too_large(request: HttpRequest, length: int) -> HttpResponse:
     return error_page(request, 413, reason)
 
 
+def upload_limit(request: HttpRequest) -> dict[str, int]:
+    """Template context: the upload limit, which base.html hands to app.js so a browser refuses an oversize file
+    before sending it (waitress would answer a body beyond twice the limit with its bare 413)."""
+    return {"max_upload_bytes": settings.FACEPROOF_MAX_UPLOAD_BYTES}
+
+
 class UploadLimitMiddleware:
     """Refuses a request whose declared body exceeds the upload limit before anything reads that body."""
 
