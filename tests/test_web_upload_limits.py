@@ -97,6 +97,21 @@ def test_video_limits_are_checked_from_the_headers_on_page_and_api(project, memb
         assert response.status_code == 400 and reason in response.content.decode(), response.content.decode()[:400]
 
 
+def test_frames_that_ffprobe_could_read_are_still_held_to_the_limit(settings):
+    """Where ffprobe learns a stream's size without decoding a frame, the declared size is checked as well."""
+    import dataclasses
+
+    from django.core.exceptions import ValidationError
+
+    from swapcore import media
+    from webapp.projects.uploads import Limits, check_video
+
+    info = dataclasses.replace(media.probe(short_video()), width=50_000, height=50_000)
+    with pytest.raises(ValidationError, match="frames are 50000 x 50000 pixels; the limit is 35.4 megapixels"):
+        check_video(info, Limits.from_settings())
+    check_video(media.probe(short_video()), Limits.from_settings())
+
+
 def test_an_unreadable_video_is_named_as_uploaded_never_by_its_staging_name(project, members, web, tmp_path):
     cut = tmp_path / "my clip.mp4"
     cut.write_bytes(short_video().read_bytes()[:2000])

@@ -28,7 +28,7 @@ from django.utils.text import get_valid_filename
 from PIL import Image, UnidentifiedImageError
 
 from swapcore import media
-from swapcore.errors import MediaError
+from swapcore.errors import FrameTooLargeError, MediaError
 
 VIDEO_SUFFIX = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "matroska": ".mkv", "avi": ".avi"}
 IMAGE_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
@@ -80,11 +80,15 @@ def _megapixels(pixels: float) -> str:
     return f"{pixels / 1e6:.1f} megapixels"
 
 
+def _frames_too_large(width: int, height: int, limits: Limits) -> ValidationError:
+    return ValidationError(f"the video's frames are {width} x {height} pixels; the limit is "
+                           f"{_megapixels(limits.frame_pixels)} per frame")
+
+
 def check_video(info: media.VideoInfo, limits: Limits) -> None:
     """ValidationError naming the first declared size over its limit."""
     if info.width * info.height > limits.frame_pixels:
-        raise ValidationError(f"the video's frames are {info.width} x {info.height} pixels; the limit is "
-                              f"{_megapixels(limits.frame_pixels)} per frame")
+        raise _frames_too_large(info.width, info.height, limits)
     if info.duration > limits.video_seconds:
         raise ValidationError(f"the video lasts {info.duration:.0f} s; the limit is {limits.video_seconds:.0f} s")
     if info.frame_count > limits.video_frames:
@@ -120,7 +124,9 @@ def sniff(path: Path, allowed: tuple[str, ...], name: str = "") -> tuple[str, st
     container = _container(head)
     if container and "video" in allowed:
         try:
-            info = media.probe(path)
+            info = media.probe(path, max_pixels=limits.frame_pixels)  # ffprobe's decoders refuse bigger frames
+        except FrameTooLargeError as exc:
+            raise _frames_too_large(exc.width, exc.height, limits) from None
         except MediaError as exc:
             raise ValidationError(f"this video cannot be read: {str(exc).replace(path.name, name or 'the file')}") from None
         if info.frame_count < 1:
