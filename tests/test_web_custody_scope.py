@@ -160,3 +160,25 @@ def test_an_events_organisation_is_the_slug_after_the_actors_last_at(orgs):
     # a user name may hold "@": only the slug the web app appends decides
     assert visible_to(other, {"actor": f"mallory@{studio.slug}@{other.slug}"})
     assert not visible_to(studio, {"actor": f"mallory@{studio.slug}@{other.slug}"})
+
+
+def test_no_new_organisation_can_take_another_organisations_identity_names(orgs):
+    """Identities are `<slug>-p<project>-<name>` in the shared log: an organisation named to continue another's
+    prefix would share an identity's name, and a consent it records would count for the other's identity."""
+    from tests.web_fixtures import make_member
+    from webapp.accounts.models import Organisation
+    from webapp.projects import services
+    from webapp.projects.models import Identity
+
+    studio, _ = orgs
+    mine = services.create_project(make_member(studio, "producer"), studio, "p", "", ["ann", "bob"])
+    tricky = Organisation.objects.create(name=f"{studio.slug} p{mine.pk} b")  # once slug "studio-one-p<N>-b"
+    assert tricky.slug == f"{studio.slug}-p-{mine.pk}-b"
+    theirs = services.create_project(make_member(tricky, "producer"), tricky, "q", "", ["x", "y"])
+    lookalike = Identity.objects.create(project=mine, name=f"b-p{theirs.pk}-x")
+    assert lookalike.custody_name == f"{studio.slug}-p{mine.pk}-b-p{theirs.pk}-x"
+    assert theirs.identities.get(name="x").custody_name != lookalike.custody_name
+    assert Organisation.objects.create(name="Studio p12").slug == "studio-p-12"
+    tricky.name = "renamed"
+    tricky.save()
+    assert Organisation.objects.get(pk=tricky.pk).slug == f"{studio.slug}-p-{mine.pk}-b"  # an existing slug stays
