@@ -103,6 +103,7 @@ def analyse(
     max_frames: int | None = None,
     detect_every: int = DETECT_EVERY,
     name: str | None = None,
+    history: Callable[[str], list[dict]] | None = None,
 ) -> Report:
     """Analyse every frame (up to `max_frames`) of `video` for signs of a face swap; provenance included.
 
@@ -133,7 +134,7 @@ def analyse(
                                 detect_every=detect_every, landmarker=landmarker)
     judged = [t for t in tracks.values() if len(t) >= MIN_TRACK_FRAMES and t.face_size >= MIN_FACE_PIXELS]
     results = sorted((score_track(t, calibration, evidence) for t in judged), key=lambda r: r.smallest_tail)
-    provenance = provenance_of(path, c2pa_finding(path), watermark.finding())
+    provenance = provenance_of(path, c2pa_finding(path), watermark.finding(), history=history)
     return Report.build(
         video={"name": name or path.name, "width": info.width, "height": info.height, "fps": float(info.fps),
                "frames": total, "duration": info.duration},

@@ -7,6 +7,7 @@ pixel analysis is only evidence. Everything is read-only: nothing here creates k
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from provenance.registry import WatermarkRegistry
 from provenance.seal import installation_log
 from provenance.watermark import ClipDetector, load_or_create_watermark_key
 
+# The custody events of a SHA-256 that the report's reader may see (see `provenance_of`).
+History = Callable[[str], list[dict[str, Any]]]
 WATERMARK_FRAMES = 90  # enough for a confident ID after CRF 28 (see provenance/watermark), bounded cost
 
 C2PA_MEANING = {
@@ -74,7 +77,8 @@ class WatermarkProbe:
                 "frames_used": detection.frames_used, "key": detection.key}
 
 
-def _history(sha256: str) -> list[dict[str, Any]]:
+def installation_history(sha256: str) -> list[dict[str, Any]]:
+    """Every custody event of the hash in this installation's log: what its operator (the CLI) may see."""
     if not has_custody_log() or not KeyStore(keys_dir()).exists():  # SQLite file or PostgreSQL
         return []
     log = installation_log()
@@ -97,15 +101,26 @@ class Provenance:
                 "registry": self.registry, "custody": self.custody}
 
 
-def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any]) -> Provenance:
-    """Tie the findings together: a watermark ID leads to its registry record and that output's custody."""
+def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any], *,
+                  history: History | None = None) -> Provenance:
+    """Tie the findings together: a watermark ID leads to its registry record and that output's custody.
+
+    `history` gives the custody events the report's reader may see; None means the whole installation's log (the
+    CLI's operator owns it). A shared installation passes one restricted to the reader's organisation, and then a
+    registry record is kept only when the reader may see the event that made the output (its `custody_seq`; the
+    reader's own upload of the same file does not count): otherwise it would name another organisation's output
+    and when it was made. The watermark finding itself stays, since it is read from the file's own pixels.
+    """
     sha256 = sha256_of(path)
     registry = None
     watermark_id = watermark.get("watermark_id")
     if watermark_id is not None and custody_db_path().exists():  # the registry always lives in the SQLite file
         entry = WatermarkRegistry(custody_db_path()).lookup(int(watermark_id))
         registry = entry.to_json() if entry else None
-    custody = _history(registry["output_sha256"]) if registry else []
+    events = history or installation_history
+    custody = events(registry["output_sha256"]) if registry else []
+    if registry and history is not None and not any(e.get("seq") == registry["custody_seq"] for e in custody):
+        registry, custody = None, []
     if not custody:
-        custody = _history(sha256)
+        custody = events(sha256)
     return Provenance(sha256, c2pa, watermark, registry, custody)

@@ -7,6 +7,7 @@ message a person can act on, never a traceback from inside a subprocess.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -20,8 +21,9 @@ import cv2
 import ffmpeg
 import numpy as np
 
-from swapcore.errors import MediaError
+from swapcore.errors import FrameTooLargeError, MediaError
 
+_TOO_MANY_PIXELS = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count")  # libavutil's words
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"})
 
@@ -69,6 +71,7 @@ class VideoInfo:
     codec: str
     pix_fmt: str
     audio: tuple[AudioStream, ...] = field(default_factory=tuple)
+    streams: int = 1  # every stream of the container (video, audio, subtitles, data): callers bound it
 
     @property
     def has_audio(self) -> bool:
@@ -105,13 +108,19 @@ def _frame_count(stream: dict, fps: Fraction, duration: float) -> int:
     return max(1, int(round(duration * float(fps))))
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Size, frame rate, frame count, duration, rotation and audio streams of a video file."""
+def probe(path: str | os.PathLike, *, max_pixels: int | None = None) -> VideoInfo:
+    """Size, frame rate, frame count, duration, rotation and audio streams of a video file.
+
+    ffprobe decodes a few frames to learn a stream's parameters: `max_pixels` makes its decoders refuse frames
+    larger than that before allocating them (FrameTooLargeError), for files from strangers."""
     path = Path(path)
     _check_readable(path)
     try:
-        meta = ffmpeg.probe(str(path), cmd=ffprobe_exe())
+        meta = ffmpeg.probe(str(path), cmd=ffprobe_exe(), **({"max_pixels": max_pixels} if max_pixels else {}))
     except ffmpeg.Error as exc:
+        declared = _TOO_MANY_PIXELS.search((exc.stderr or b"").decode("utf-8", "replace"))
+        if declared and max_pixels:
+            raise FrameTooLargeError(path.name, int(declared[1]), int(declared[2]), max_pixels) from None
         reason = _last_line(exc.stderr).replace(f"{path}: ", "")
         raise MediaError(f"{path.name}: not a readable video ({reason})") from None
     videos = [s for s in meta.get("streams", []) if s.get("codec_type") == "video"]
@@ -144,6 +153,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         codec=video.get("codec_name", "?"),
         pix_fmt=video.get("pix_fmt", "?"),
         audio=audio,
+        streams=len(meta["streams"]),
     )
 
 

@@ -19,6 +19,17 @@ def test_probe_reads_size_rate_count_and_audio():
     assert info.duration == pytest.approx(11.8, abs=0.1)
 
 
+def test_probe_with_a_pixel_limit_refuses_larger_frames_before_decoding_them():
+    from swapcore.errors import FrameTooLargeError
+
+    clip = shared_file("video/d0.mp4")
+    with pytest.raises(FrameTooLargeError, match="d0.mp4: its frames are 512 x 512 pixels, more than the 1000") as caught:
+        media.probe(clip, max_pixels=1000)
+    assert (caught.value.width, caught.value.height) == (512, 512)
+    info = media.probe(clip, max_pixels=512 * 512)
+    assert (info.width, info.height, info.streams) == (512, 512, len(media.probe(clip).audio) + 1)
+
+
 def test_portrait_clip_keeps_its_orientation():
     info = media.probe(shared_file("video/d13.mp4"))
     index, frame = next(media.iter_frames(info.path, info=info))

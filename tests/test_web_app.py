@@ -117,6 +117,22 @@ def test_login_and_csrf(members):
     assert "script-src 'self'" in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
 
 
+def test_actions_show_only_when_they_can_run_and_say_what_is_missing(project, members, web, consent_pdf):
+    client = client_for(members["producer"])
+    identity = project.identities.first()
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert '<button type="submit" disabled aria-describedby="train-blocked">Start training</button>' in page
+    assert "training is refused: no recorded consent for Andrew, Feifei" in page
+    assert "extract faces first for Andrew, Feifei" in page
+    assert "train a model first" in page and "upload a target video first" in page and "Convert</button>" not in page
+    identity_page = client.get(f"/identities/{identity.pk}/").content.decode()
+    assert "Footage (0)" in identity_page and "Extraction needs footage of Andrew first." in identity_page
+    assert "Extract</button>" not in identity_page
+    consent_all(project, members["producer"], consent_pdf)
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert "no recorded consent" not in page and "extract faces first for Andrew, Feifei" in page
+
+
 # ---- uploads -------------------------------------------------------------------------------------------------
 def test_uploads_are_judged_by_content_with_safe_names_and_limits(project, members, web, tmp_path):
     from webapp.projects.models import Upload
@@ -143,7 +159,8 @@ def test_uploads_are_judged_by_content_with_safe_names_and_limits(project, membe
     assert oct(upload.file().stat().st_mode & 0o777) == "0o600"
 
     web.FACEPROOF_MAX_UPLOAD_BYTES = 1000
-    assert "larger than" in client.post(url, {"file": upload_of(short_video())}, follow=True).content.decode()
+    too_large = client.post(url, {"file": upload_of(short_video())})  # refused from its length (tests/test_web_errors)
+    assert too_large.status_code == 413 and "the limit is 1 KB" in too_large.content.decode()
     web.FACEPROOF_MAX_UPLOAD_BYTES = 10**9
     web.FACEPROOF_UPLOADS_PER_MINUTE = 1
     assert "too many uploads" in client.post(url, {"file": upload_of(short_video())}, follow=True).content.decode()
@@ -196,7 +213,11 @@ def test_extract_job_then_faces_grid_review(project, members, web, django_captur
     assert job.done == job.total == 6 and job.result["faces"] == 6 and job.started and job.finished
     status = client.get(f"/jobs/{job.pk}/status/").json()
     assert status["state"] == "succeeded" and status["fraction"] == 1.0
+    job_page = client.get(f"/jobs/{job.pk}/").content.decode()  # the job ends in its result and the next step
+    assert f"6 faces from {job.result['frames']} frames" in job_page
+    assert f'<a class="button" href="/identities/{identity.pk}/">Review the faces</a>' in job_page
     page = client.get(f"/identities/{identity.pk}/").content.decode()
+    assert "Footage (1)" in page and upload.original_name in page
     names = [line.split('value="')[1].split('"')[0] for line in page.splitlines() if 'name="face"' in line]
     assert len(names) == 6
     assert client.get(f"/identities/{identity.pk}/faces/{names[0]}").headers["Content-Type"] == "image/png"

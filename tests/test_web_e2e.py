@@ -1,7 +1,9 @@
 """End to end in a real headless Chromium against `faceproof serve` (web server + job worker, jobs in their own
 processes): a producer logs in, creates a project, uploads two clips, records consent, extracts, trains a tiny
-model, converts, downloads the signed output (it verifies as Trusted) and opens its custody history; a verifier
-runs the Verify page on that output. Screenshots of the main pages go to out/web_e2e/ (or $FACEPROOF_ARTIFACTS).
+model, converts, downloads the signed output (it verifies as Trusted) and opens its custody history, each job
+page ending in its result and next step; a verifier runs the Verify page on that output; a wrong address gives
+the styled error page. The installation is made as the README says, with no migrate step by hand. Screenshots
+of the main pages go to out/web_e2e/ (or $FACEPROOF_ARTIFACTS).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tests.conftest import REPO, shared_file
 pytestmark = [pytest.mark.slow, pytest.mark.needs_data]
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a long e2e password"
+UPLOAD_LIMIT_MB = 40  # above the clips uploaded here
 CLIPS = {"Andrew": ("faces/styletalk_source/andrew_clip_1.mp4", 30), "Feifei": ("faces/styletalk_source/feifeili_clip2_short.mp4", 18)}
 
 
@@ -35,10 +38,10 @@ def _free_port() -> int:
 def server(tmp_path):
     """A fresh installation in tmp_path served on a free loopback port; stopped (SIGTERM) afterwards."""
     env = {**os.environ, "FACEPROOF_HOME": str(tmp_path / "home"), "FACEPROOF_KEY_PASSPHRASE": "e2e passphrase",
-           "FACEPROOF_WEB_PASSWORD": PASSWORD, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+           "FACEPROOF_WEB_PASSWORD": PASSWORD, "DJANGO_SETTINGS_MODULE": "webapp.settings",
+           "FACEPROOF_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB)}
     env.pop("FACEPROOF_DB_NAME", None)
     cli = [sys.executable, "-m", "webapp"]
-    subprocess.run([*cli, "migrate", "-v0"], env=env, check=True)
     for name, role in (("pat", "producer"), ("vera", "verifier")):
         subprocess.run([*cli, "webuser", name, "--org", "Studio", "--role", role], env=env, check=True, capture_output=True)
     port = _free_port()
@@ -108,6 +111,15 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     page.wait_for_url("**/projects/*/")
     project_url = page.url
 
+    oversize = tmp_path / "too big.mp4"
+    with open(oversize, "wb") as handle:  # sparse: the browser reads its size, nothing has to be written
+        handle.truncate((UPLOAD_LIMIT_MB + 10) * 2**20)
+    page.set_input_files("#id_file", str(oversize))
+    page.get_by_role("button", name="Upload").click()
+    refused = page.wait_for_selector(".upload-refused").inner_text()
+    assert refused == f"too big.mp4 is {UPLOAD_LIMIT_MB + 10} MB; the upload limit is {UPLOAD_LIMIT_MB} MB."
+    assert page.url == project_url  # refused before anything was sent
+
     for name, (clip, _) in CLIPS.items():  # source footage per identity, then a target video
         page.set_input_files("#id_file", str(shared_file(clip)))
         page.select_option("#id_identity", label=name)
@@ -115,6 +127,8 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
         assert "accepted as video" in page.inner_text(".messages")
     page.set_input_files("#id_file", str(shared_file("video/d0.mp4")))
     page.get_by_role("button", name="Upload").click()
+    start = page.get_by_role("button", name="Start training")
+    assert start.is_disabled() and "no recorded consent for Andrew, Feifei" in page.inner_text("#train-blocked")
     page.screenshot(path=shots / "01_project.png", full_page=True)
 
     form = tmp_path / "consent.pdf"
@@ -130,9 +144,10 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
         page.fill("#id_size", "64")
         page.get_by_role("button", name="Extract").click()
         _wait_job(page)
-        page.get_by_role("link", name="← Interview dub").click()
-        page.get_by_role("link", name="Consent, extraction and faces").nth(index).click()
-        assert page.locator(".grid img").count() >= 20
+        result = page.wait_for_selector("[data-field=result]").inner_text()  # "N faces from M frames (...)"
+        faces = int(result.split(" faces from ")[0])
+        page.get_by_role("link", name="Review the faces").click()
+        assert page.locator(".grid img").count() == faces >= 20 and f"Faces ({faces})" in page.content()
         page.screenshot(path=shots / f"02_faces_{name}.png", full_page=True)
 
     page.goto(project_url)
@@ -142,14 +157,18 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     page.fill("#id_save_every", "2")
     page.get_by_role("button", name="Start training").click()
     _wait_job(page)
+    assert page.wait_for_selector("[data-field=result]").inner_text().startswith("Iteration 4:")
     page.wait_for_function("document.querySelector('img.preview').naturalWidth > 0")
     page.screenshot(path=shots / "03_training.png", full_page=True)
 
-    page.goto(project_url)
+    page.get_by_role("link", name="Convert with this model").click()
     page.select_option("#id_target", label="d0.mp4")
     page.locator("form[action$='/convert/'] #id_frames").fill("0:6")
     page.get_by_role("button", name="Convert").click()
     _wait_job(page)
+    assert "frames swapped into" in page.wait_for_selector("[data-field=result]").inner_text()
+    assert page.get_by_role("link", name="Custody history and proof").is_visible()
+    page.screenshot(path=shots / "04_converted.png", full_page=True)
     page.goto(project_url)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download (signed link)").click()
@@ -160,6 +179,11 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     anchors = KeyStore(Path(env["FACEPROOF_HOME"]) / "keys").trust_anchors_pem()
     assert manifest.verify(delivered, trust_anchors_pem=anchors).state == "Trusted"
     page.screenshot(path=shots / "04_outputs.png", full_page=True)
+    missing = page.goto(f"{url}/projects/999999/")
+    assert missing.status == 404 and "There is nothing here that you may see" in page.inner_text("main")
+    assert page.get_by_role("link", name="Projects").is_visible()  # the navigation is still there
+    page.screenshot(path=shots / "04_not_found.png", full_page=True)
+    page.goto(project_url)
 
     page.get_by_role("link", name="custody history").click()
     events = page.locator("tbody tr:not(.proof) td:nth-child(3)").all_inner_texts()

@@ -36,6 +36,19 @@ def trained(project, members, web, consent_pdf, training_faces, django_capture_o
     return project, job
 
 
+def test_a_finished_training_shows_its_result_and_offers_conversion(trained, members):
+    project, job = trained
+    client = client_for(members["producer"])
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    (name, loss), *_ = job.result["holdout_loss"].items()
+    assert f"Iteration 4: finished its iterations; held-out loss {name} {loss:.4f}" in page
+    assert f'href="/projects/{project.pk}/#convert">Convert with this model</a>' in page
+    assert f'src="/projects/{project.pk}/model/preview.png"' in page
+    project_page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert "train a model first" not in project_page and "upload a target video first" in project_page
+    assert '<button type="submit">Resume training</button>' in project_page
+
+
 @pytest.mark.slow
 def test_train_shows_previews_and_resumes_from_its_checkpoint(trained, members, django_capture_on_commit_callbacks):
     from webapp.custody.logs import custody_log
@@ -84,6 +97,9 @@ def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
     assert response["Location"] == f"/jobs/{job.pk}/" and job.state == "succeeded", job.error
     output = Output.objects.get()
     assert output.job == job and job.result["frames"] == 4
+    job_page = client.get(f"/jobs/{job.pk}/").content.decode()  # the output, its download and its proof
+    assert f"frames swapped into {output.filename}: watermarked (ID {output.watermark_id})" in job_page
+    assert f'action="/outputs/{output.pk}/link/"' in job_page and f"/custody/assets/{output.sha256}/" in job_page
     archived = tmp_path / "archive" / job.result["archived"]  # the S3 role, played by a local storage here
     assert archived.read_bytes() == output.file().read_bytes()
 
@@ -139,7 +155,7 @@ def test_auditor_browses_verifies_and_exports_a_bundle_that_checks_offline(train
     page = auditor.get(f"/custody/projects/{project.pk}/").content.decode()
     assert page.count("<td>consent</td>") == 2 and "<td>train</td>" in page
     verdict = auditor.post("/custody/verify/").content.decode()
-    assert "✔ OK:" in verdict and "Signed checkpoints" in verdict and "none yet" not in verdict
+    assert "✔ OK:" in verdict and "Signed checkpoints" not in verdict  # the checkpoint history is for staff
     consent_doc = Upload.objects.filter(purpose="consent").first()
     bundle = auditor.get(f"/custody/assets/{consent_doc.sha256}/bundle.json")
     path = tmp_path / "bundle.json"

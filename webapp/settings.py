@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.errors.UploadLimitMiddleware",  # after auth (its page shows the navigation), before any body is read
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "webapp.accounts.middleware.SecurityHeadersMiddleware",
@@ -62,6 +63,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.errors.upload_limit",
             ]
         },
     }
@@ -103,6 +105,13 @@ STATICFILES_DIRS = [BASE_DIR / "webapp" / "static"]
 WHITENOISE_USE_FINDERS = True  # static files straight from the package: no collectstatic step for `serve`
 FACEPROOF_MAX_UPLOAD_BYTES = int(float(os.environ.get("FACEPROOF_MAX_UPLOAD_MB", "500")) * 1024 * 1024)
 FACEPROOF_UPLOADS_PER_MINUTE = int(os.environ.get("FACEPROOF_UPLOADS_PER_MINUTE", "20"))
+# What an upload may declare before anything decodes it (webapp/projects/uploads.py): a 48-megapixel phone photo of
+# a consent form passes, frames up to 8K DCI (8192 x 4320), an hour of footage at up to 120 frames/s.
+FACEPROOF_MAX_IMAGE_PIXELS = int(float(os.environ.get("FACEPROOF_MAX_IMAGE_MEGAPIXELS", "64")) * 1e6)
+FACEPROOF_MAX_FRAME_PIXELS = int(float(os.environ.get("FACEPROOF_MAX_FRAME_MEGAPIXELS", "35.4")) * 1e6)
+FACEPROOF_MAX_VIDEO_SECONDS = float(os.environ.get("FACEPROOF_MAX_VIDEO_SECONDS", "3600"))
+FACEPROOF_MAX_VIDEO_FRAMES = int(os.environ.get("FACEPROOF_MAX_VIDEO_FRAMES", str(3600 * 120)))
+FACEPROOF_MAX_STREAMS = int(os.environ.get("FACEPROOF_MAX_STREAMS", "8"))
 FACEPROOF_DOWNLOAD_LINK_SECONDS = int(os.environ.get("FACEPROOF_DOWNLOAD_LINK_SECONDS", "600"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -162,6 +171,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 3600
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("FACEPROOF_CSRF_ORIGINS", "").split(",") if o]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -172,7 +182,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"faceproof.web": {"handlers": ["console"], "level": "INFO"}, "huey": {"handlers": ["console"], "level": "WARNING"}},
+    "loggers": {"faceproof.web": {"handlers": ["console"], "level": "INFO"}, "huey": {"handlers": ["console"], "level": "WARNING"},
+                # Django logs an unhandled error (a 500) with its traceback here; by default it only mails ADMINS,
+                # which an installation rarely sets, so nothing reached the server log.
+                "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False}},
 }
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # also makes FACEPROOF_HOME

@@ -45,3 +45,9 @@ urlpatterns = [
     path("custody/bundle.json", custody.full_bundle, name="custody_full_bundle"),
     path("api/", include("webapp.api.urls")),
 ]
+
+# Error pages with the site's navigation and the reason (webapp.errors), whenever DEBUG is off.
+handler400 = "webapp.errors.bad_request"
+handler403 = "webapp.errors.permission_denied"
+handler404 = "webapp.errors.page_not_found"
+handler500 = "webapp.errors.server_error"

@@ -15,6 +15,7 @@ import base64
 import json
 import os
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,14 @@ def export_bundle(
     sha256: str | None = None,
     known_size: int | None = None,
     trust_anchors_pem: bytes = b"",
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Path:
-    """Write a bundle (full log, or one asset's history when `sha256` is given) and return its path."""
+    """Write a bundle (full log, or one asset's history when `sha256` is given) and return its path.
+
+    `keep` narrows an asset bundle to the entries whose record it accepts (one organisation's, on a log shared by
+    several); each kept entry still carries its own inclusion proof, so the bundle verifies as before."""
+    if keep is not None and not sha256:
+        raise CustodyError("only an asset bundle can leave entries out: a full bundle recomputes every root")
     latest = log.latest_checkpoint()
     bundle: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -65,7 +72,8 @@ def export_bundle(
         },
     }
     if sha256:
-        seqs = [seq for seq in log.store.lookup(f"sha256:{sha256}") if seq < latest.size]
+        seqs = [seq for seq in log.store.lookup(f"sha256:{sha256}")
+                if seq < latest.size and (keep is None or keep(log.entry(seq)))]
         if not seqs:
             raise CustodyError(f"no custody entry mentions {sha256}")
         bundle["asset_sha256"] = sha256

@@ -58,30 +58,51 @@ def truncate_metrics(model_dir: Path, last_iteration: int) -> None:
 
 def plot_loss_curve(model_dir: Path) -> np.ndarray:
     """Training and held-out loss per identity against iteration, as a BGR image (Agg backend: no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(model_dir)
-    figure, axis = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for key, style in (("loss", "-"), ("holdout_loss", "--")):
-        names = sorted({name for row in rows for name in row.get(key) or {}})
-        for name in names:
-            points = [(row["iteration"], row[key][name]) for row in rows if name in (row.get(key) or {})]
-            if points:
-                xs, ys = zip(*points)
-                axis.plot(xs, ys, style, label=f"{name} ({'train' if key == 'loss' else 'held out'})")
-    axis.set_xlabel("iteration")
-    axis.set_ylabel("loss")
-    axis.set_yscale("log")
-    axis.grid(True, alpha=0.3)
-    axis.legend(fontsize="small")
-    figure.tight_layout()
+    figure = loss_figure(read_metrics(model_dir))
     encoded = io.BytesIO()
     figure.savefig(encoded, format="png")
     plt.close(figure)
     return cv2.imdecode(np.frombuffer(encoded.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def loss_figure(rows: list[dict[str, Any]]) -> Any:
+    """The loss chart of metrics rows: readable from the first save on (a matplotlib Figure; the caller closes it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
+
+    figure, axis = plt.subplots(figsize=(8, 4.5), dpi=100)
+    names = sorted({name for row in rows for key in ("loss", "holdout_loss") for name in row.get(key) or {}})
+    colours = {name: f"C{index % 10}" for index, name in enumerate(names)}  # one colour per identity, both series
+    for key, style in (("loss", "-"), ("holdout_loss", "--")):
+        for name in names:
+            points = [(row["iteration"], row[key][name]) for row in rows if name in (row.get(key) or {})]
+            if points:  # a series with no point gets no legend entry; markers make a first save's single point visible
+                xs, ys = zip(*points)
+                axis.plot(xs, ys, style, marker="o", markersize=4, color=colours[name],
+                          markerfacecolor=colours[name] if key == "loss" else "none",
+                          label=f"{name} ({'train' if key == 'loss' else 'held out'})")
+    last = max((row["iteration"] for row in rows), default=0)
+    axis.set_xlim(0, max(last, 1) * 1.05)  # from iteration 0, so the first save does not sit alone mid-chart
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("iteration")
+    axis.set_ylabel("loss (log scale)")
+    axis.grid(True, alpha=0.3)
+    if axis.get_legend_handles_labels()[0]:
+        axis.set_yscale("log")
+        for ticks in (axis.yaxis.set_major_formatter, axis.yaxis.set_minor_formatter):
+            ticks(FormatStrFormatter("%.3g"))  # 0.25, not 2.5 x 10^-1
+        axis.legend(fontsize="small")
+    else:  # before the first save: say so instead of drawing meaningless default axes
+        axis.set_yticks([])
+        axis.text(0.5, 0.5, "no loss measured yet: the first point appears at the first save",
+                  ha="center", va="center", transform=axis.transAxes, color="0.4")
+    figure.tight_layout()
+    return figure
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils.text import slugify
@@ -14,12 +16,25 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Organisation admin"  # everything within the organisation
 
 
+# Identities are named in the shared custody log `<slug>-p<project>-<name>` (Identity.custody_name). A slug holding
+# "-p<digits>" at a word's end could make another organisation's name: "a" + "-p1-" + "b-p2-x" == "a-p1-b" + "-p2-" +
+# "x", and a consent recorded by one would count for the other. A new slug never holds one.
+_PROJECT_MARK = re.compile(r"-p(\d+)(?=-|$)")
+
+
+def safe_slug(slug: str) -> str:
+    """The slug with every "-p<digits>" word split ("-p-<digits>"), so no custody name can be read two ways."""
+    return _PROJECT_MARK.sub(r"-p-\1", slug)[:60]
+
+
 class Organisation(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
 
     def save(self, *args, **kwargs):
         self.slug = self.slug or slugify(self.name)[:60] or "org"
+        if self._state.adding:  # an existing slug names past custody events and face folders: it stays
+            self.slug = safe_slug(self.slug)
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -20,11 +20,13 @@ from rest_framework.response import Response
 from rest_framework.schemas.openapi import AutoSchema
 
 from webapp.accounts.models import Role, has_role, membership_of
-from webapp.custody.logs import custody_log, latest_checkpoint
-from webapp.custody.views import asset_history, asset_name, bundle_response
+from webapp.custody import services as custody
+from webapp.custody.logs import custody_log
+from webapp.custody.views import bundle_response
 from webapp.jobs.models import Job
 from webapp.projects import services
 from webapp.projects.models import Identity, Output, Project, Upload, media_path
+from webapp.projects.uploads import RateLimited
 from webapp.verify.models import Case
 from webapp.verify.views import open_case
 
@@ -61,6 +63,8 @@ class Base(GenericAPIView):
     def run(action):
         try:
             return action()
+        except RateLimited as exc:  # 429 with Retry-After, as DRF's own throttles answer
+            raise Throttled(wait=exc.retry_after, detail=exc.messages[0]) from None
         except ValidationError as exc:
             raise APIValidationError({"detail": exc.messages}) from None
 
@@ -347,8 +351,9 @@ class Custody(Base):
     roles = (Role.AUDITOR,)
 
     def get(self, request):
+        """The shared log as this organisation may see it: the latest checkpoint (and more for staff)."""
         with custody_log() as log:
-            return Response({"size": log.store.size(), "checkpoint": latest_checkpoint(log)})
+            return Response(custody.overview(log, staff=request.user.is_staff))
 
 
 class CustodyVerify(Base):
@@ -357,17 +362,17 @@ class CustodyVerify(Base):
     def post(self, request):
         """Verify the whole log: every entry's hash chain, every signed checkpoint."""
         with custody_log() as log:
-            return Response(log.verify().to_json())
+            return Response(custody.verify_whole_log(log, staff=request.user.is_staff))
 
 
 class CustodyAsset(Base):
     roles = (Role.AUDITOR, Role.PRODUCER)
 
     def get(self, request, sha256):
-        if len(sha256) != 64 or asset_name(request.organisation, sha256.lower()) is None:
+        if len(sha256) != 64 or custody.asset_name(request.organisation, sha256.lower()) is None:
             raise NotFound("no asset of your organisation has this hash")
         with custody_log() as log:
-            checkpoint, events = asset_history(log, sha256.lower())
+            checkpoint, events = custody.asset_history(log, sha256.lower(), request.organisation)
         return Response({"sha256": sha256, "checkpoint": checkpoint, "events": events})
 
 
@@ -376,9 +381,9 @@ class CustodyAssetBundle(Base):
 
     def get(self, request, sha256):
         """The asset's offline bundle (entries, inclusion proofs, checkpoint, keys) as a JSON file."""
-        if len(sha256) != 64 or asset_name(request.organisation, sha256.lower()) is None:
+        if len(sha256) != 64 or custody.asset_name(request.organisation, sha256.lower()) is None:
             raise NotFound("no asset of your organisation has this hash")
-        return bundle_response(sha256.lower(), f"custody-{sha256[:12]}.json")
+        return bundle_response(sha256.lower(), request.organisation, f"custody-{sha256[:12]}.json")
 
 
 class Me(Base):

@@ -8,10 +8,12 @@ trainer as SIGTERM in its main thread, which makes it save a checkpoint before i
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -31,19 +33,50 @@ class JobCancelled(BaseException):
     """Raised inside the core function's progress callback: unwinds through its cleanup (staging, seal abort)."""
 
 
+class SmoothedRate:
+    """Items per second, exponentially smoothed over about `seconds` of recent progress, and the time left at it.
+
+    Starts at the first report, so model loading and other startup never count as slow progress; until it has
+    seen `seconds` of progress it is the plain average since then (an early burst would otherwise weigh for long);
+    a new total (another phase) or a step back starts over."""
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        self.seconds = seconds
+        self.rate: float | None = None
+        self._start = 0.0  # when this phase's first report came
+        self._last: tuple[float, int, int] | None = None  # time, done, total of the previous report
+
+    def remaining(self, now: float, done: int, total: int) -> float | None:
+        last, self._last = self._last, (now, done, total)
+        if last is None or total != last[2] or done < last[1]:
+            self.rate, self._start = None, now
+            return None
+        elapsed = now - last[0]
+        if elapsed > 0:
+            recent = (done - last[1]) / elapsed
+            weight = max(1 - math.exp(-elapsed / self.seconds), elapsed / (now - self._start))
+            self.rate = recent if self.rate is None else self.rate + weight * (recent - self.rate)
+        return (total - done) / self.rate if self.rate else None
+
+
 class Reporter:
     """The progress callback: at most one database write per second, and it notices a cancel request."""
 
     def __init__(self, job: Job, interval: float = 1.0) -> None:
         self.job, self.interval, self.last = job, interval, 0.0
         self.stopping = False
+        self.rate = SmoothedRate()
 
     def __call__(self, done: int, total: int, detail: str = "") -> None:
         now = time.monotonic()
         if now - self.last < self.interval and done < total:
             return
         self.last = now
-        Job.objects.filter(pk=self.job.pk).update(done=done, total=total, detail=detail[:300], heartbeat=timezone.now())
+        remaining = self.rate.remaining(now, done, total)
+        stamp = timezone.now()
+        Job.objects.filter(pk=self.job.pk).update(
+            done=done, total=total, detail=detail[:300], heartbeat=stamp,
+            expected_end=None if remaining is None else stamp + timedelta(seconds=remaining))
         if not self.stopping and Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             self.stop()
 
@@ -167,12 +200,14 @@ def archive(relative: str) -> str | None:
 
 def _detect(job: Job, report: Reporter) -> None:
     from detector import analyse
+    from webapp.custody.services import organisation_history
     from webapp.verify.models import Case
 
-    case = Case.objects.get(job=job)
+    case = Case.objects.select_related("organisation").get(job=job)
     report_dir = media_path(case.folder())
+    # The report is the case's organisation's: it shows only that organisation's custody events (the log is shared).
     analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"),
-                       name=case.original_name)
+                       name=case.original_name, history=organisation_history(case.organisation))
     reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
     data = analysis.to_json()
     case.verdict, case.c2pa_state = data["headline"]["label"], data["provenance"]["c2pa"]["state"]

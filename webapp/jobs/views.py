@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from webapp.accounts.access import org_object, role_required
 from webapp.accounts.models import Role
 from webapp.jobs.models import Job
+from webapp.jobs.services import outcome
 from webapp.projects import services
 
 ANY_MAKER = (Role.PRODUCER, Role.VERIFIER)
@@ -29,7 +30,8 @@ def _job(request, pk) -> Job:
 
 @role_required(*ANY_MAKER)
 def job_detail(request, pk):
-    return render(request, "jobs/detail.html", {"job": _job(request, pk)})
+    job = _job(request, pk)
+    return render(request, "jobs/detail.html", {"job": job, "outcome": outcome(job)})
 
 
 @role_required(*ANY_MAKER)

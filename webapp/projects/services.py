@@ -84,19 +84,39 @@ def model_path(project: Project) -> str:
     return f"{project.folder()}/{MODEL_FOLDER}"
 
 
-def start_train(user, project: Project, **options) -> Job:
-    """Refused unless both identities have standing consent and extracted faces; resumes an existing model."""
+def training_blockers(project: Project) -> list[str]:
+    """Why training cannot start now, in the words the page shows beside its disabled button (empty: it can)."""
     identities = list(project.identities.all())
     if len(identities) < 2:
-        raise ValidationError("a project needs two identities to train")
+        return ["a project needs two identities to train"]
+    blockers = []
     missing = [i.name for i in identities if not i.has_consent]
     if missing:
-        raise ValidationError(f"training is refused: no recorded consent for {', '.join(missing)}")
+        blockers.append(f"training is refused: no recorded consent for {', '.join(missing)}")
     empty = [i.name for i in identities if not (media_path(i.faces_folder()) / alignments_file.FILENAME).is_file()]
     if empty:
-        raise ValidationError(f"extract faces first for {', '.join(empty)}")
+        blockers.append(f"extract faces first for {', '.join(empty)}")
     if project.jobs.filter(kind=Job.Kind.TRAIN, state__in=[Job.State.QUEUED, Job.State.RUNNING]).exists():
-        raise ValidationError("this project is already training")
+        blockers.append("this project is already training")
+    return blockers
+
+
+def conversion_blockers(project: Project) -> list[str]:
+    """Why conversion cannot start now (empty: it can)."""
+    from webapp.jobs.runner import model_ready
+
+    blockers = [] if model_ready(model_path(project)) else ["train a model first"]
+    if not project.uploads.filter(media_type="video").exists():  # the choices ConvertForm offers
+        blockers.append("upload a target video first (leave its identity empty)")
+    return blockers
+
+
+def start_train(user, project: Project, **options) -> Job:
+    """Refused unless both identities have standing consent and extracted faces; resumes an existing model."""
+    blockers = training_blockers(project)
+    if blockers:
+        raise ValidationError(blockers[0])
+    identities = list(project.identities.all())
     params = {"identities": [i.pk for i in identities], "model": model_path(project),
               **{k: v for k, v in options.items() if v is not None}}
     return start_job(user, project, Job.Kind.TRAIN, params)

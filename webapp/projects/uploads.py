@@ -3,11 +3,16 @@
 The extension a browser sends means nothing: a file counts as a video only if its first bytes are a known
 container and ffprobe finds a decodable video stream in it, as an image only if Pillow decodes it, as a
 document only if it is a PDF (or an image: a photographed form).
+
+Nothing is decoded before its declared size is checked (`Limits`): a few hundred bytes can declare a
+50000 x 50000 image or an 8-hour 8K video, and decoding that exhausts the machine (a decompression bomb). Pillow
+reads only the header to learn an image's size, ffprobe only the container's and streams' headers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -17,12 +22,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from PIL import Image, UnidentifiedImageError
 
 from swapcore import media
-from swapcore.errors import MediaError
+from swapcore.errors import FrameTooLargeError, MediaError
 
 VIDEO_SUFFIX = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "matroska": ".mkv", "avi": ".avi"}
 IMAGE_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
@@ -53,39 +59,116 @@ def _container(head: bytes) -> str | None:
     return None
 
 
-def sniff(path: Path, allowed: tuple[str, ...]) -> tuple[str, str]:
-    """(media type, file suffix) decided from the content, or ValidationError naming what was expected."""
+@dataclass(frozen=True)
+class Limits:
+    """What an upload may declare before anything decodes it (settings FACEPROOF_MAX_*)."""
+
+    image_pixels: int
+    frame_pixels: int
+    video_seconds: float
+    video_frames: int
+    streams: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(settings.FACEPROOF_MAX_IMAGE_PIXELS, settings.FACEPROOF_MAX_FRAME_PIXELS,
+                   settings.FACEPROOF_MAX_VIDEO_SECONDS, settings.FACEPROOF_MAX_VIDEO_FRAMES,
+                   settings.FACEPROOF_MAX_STREAMS)
+
+
+def _megapixels(pixels: float) -> str:
+    return f"{pixels / 1e6:.1f} megapixels"
+
+
+def _frames_too_large(width: int, height: int, limits: Limits) -> ValidationError:
+    return ValidationError(f"the video's frames are {width} x {height} pixels; the limit is "
+                           f"{_megapixels(limits.frame_pixels)} per frame")
+
+
+def check_video(info: media.VideoInfo, limits: Limits) -> None:
+    """ValidationError naming the first declared size over its limit."""
+    if info.width * info.height > limits.frame_pixels:
+        raise _frames_too_large(info.width, info.height, limits)
+    if info.duration > limits.video_seconds:
+        raise ValidationError(f"the video lasts {info.duration:.0f} s; the limit is {limits.video_seconds:.0f} s")
+    if info.frame_count > limits.video_frames:
+        raise ValidationError(f"the video declares {info.frame_count} frames; the limit is {limits.video_frames}")
+    if info.streams > limits.streams:
+        raise ValidationError(f"the file holds {info.streams} streams; the limit is {limits.streams}")
+
+
+def _image_format(path: Path, limits: Limits) -> str | None:
+    """The image's format after its declared size passed the limit, or None when Pillow cannot read it."""
+    try:
+        with Image.open(path) as image:  # reads the header only
+            width, height = image.size
+            if width * height > limits.image_pixels:
+                raise ValidationError(f"the image declares {width} x {height} pixels; the limit is "
+                                      f"{_megapixels(limits.image_pixels)}")
+            image.verify()
+            return image.format
+    except Image.DecompressionBombError:  # Pillow's own ceiling, far above ours: refused before its size is known
+        raise ValidationError(f"the image declares more than {_megapixels(2 * Image.MAX_IMAGE_PIXELS)}; the limit is "
+                              f"{_megapixels(limits.image_pixels)}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def sniff(path: Path, allowed: tuple[str, ...], name: str = "") -> tuple[str, str]:
+    """(media type, file suffix) decided from the content, or ValidationError naming what was expected.
+
+    `name` is how messages call the file (the staging file's own name is internal)."""
+    limits = Limits.from_settings()
     with open(path, "rb") as handle:
         head = handle.read(64)
     container = _container(head)
     if container and "video" in allowed:
         try:
-            info = media.probe(path)
+            info = media.probe(path, max_pixels=limits.frame_pixels)  # ffprobe's decoders refuse bigger frames
+        except FrameTooLargeError as exc:
+            raise _frames_too_large(exc.width, exc.height, limits) from None
         except MediaError as exc:
-            raise ValidationError(f"this video cannot be read: {exc}") from None
+            raise ValidationError(f"this video cannot be read: {str(exc).replace(path.name, name or 'the file')}") from None
         if info.frame_count < 1:
             raise ValidationError("this video has no frames")
+        check_video(info, limits)
         return "video", VIDEO_SUFFIX[container]
     if head.startswith(b"%PDF-") and "document" in allowed:
         return "document", ".pdf"
     if "image" in allowed or "document" in allowed:
-        try:
-            with Image.open(path) as image:
-                image.verify()
-                kind = image.format
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            kind = None
+        kind = _image_format(path, limits)
         if kind in IMAGE_SUFFIX:
             return ("image" if "image" in allowed else "document"), IMAGE_SUFFIX[kind]
     raise ValidationError(f"not an accepted file: expected {' or '.join(allowed)} (decided by content, not by name)")
 
 
+class RateLimited(ValidationError):
+    """Too many uploads: the pages and the API answer 429 with Retry-After (`retry_after` seconds)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many uploads in the last minute; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 def check_rate(user, model) -> None:
     """At most FACEPROOF_UPLOADS_PER_MINUTE uploads per user per minute (counted from stored rows)."""
     since = timezone.now() - timedelta(minutes=1)
-    recent = model.objects.filter(**{model.UPLOADER_FIELD: user, "created__gte": since}).count()
-    if recent >= settings.FACEPROOF_UPLOADS_PER_MINUTE:
-        raise ValidationError("too many uploads in the last minute; wait a moment and try again")
+    recent = model.objects.filter(**{model.UPLOADER_FIELD: user, "created__gte": since}).order_by("-created")
+    limit = settings.FACEPROOF_UPLOADS_PER_MINUTE
+    if limit <= 0:  # uploads switched off: say when to look again rather than never
+        raise RateLimited(60)
+    if recent.count() >= limit:
+        # a slot frees when the oldest upload that still counts leaves the minute
+        oldest = recent[limit - 1].created
+        raise RateLimited(max(1, math.ceil((oldest + timedelta(minutes=1) - timezone.now()).total_seconds())))
+
+
+def refused(response: HttpResponse, exc: ValidationError) -> HttpResponse:
+    """A page that refused an upload (the reason is on it): 429 with Retry-After when rate-limited, else 400."""
+    response.status_code = 429 if isinstance(exc, RateLimited) else 400
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def store(upload: UploadedFile, folder: str, allowed: tuple[str, ...]) -> Stored:
@@ -104,7 +187,7 @@ def store(upload: UploadedFile, folder: str, allowed: tuple[str, ...]) -> Stored
             for chunk in upload.chunks():
                 digest.update(chunk)
                 out.write(chunk)
-        media_type, suffix = sniff(staging, allowed)
+        media_type, suffix = sniff(staging, allowed, display_name(upload.name))
         final = target_dir / f"{uuid.uuid4().hex}{suffix}"
         os.replace(staging, final)
     finally:

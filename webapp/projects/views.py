@@ -13,7 +13,7 @@ from webapp.accounts.access import org_object, role_required
 from webapp.accounts.models import Role, has_role
 from webapp.jobs.models import Job
 from webapp.jobs.runner import model_ready, previews
-from webapp.projects import services
+from webapp.projects import services, uploads
 from webapp.projects.forms import ConsentForm, ConvertForm, ExtractForm, ProjectForm, TrainForm, UploadForm
 from webapp.projects.models import Identity, Output, Project, Upload
 
@@ -46,7 +46,10 @@ def project_list(request):
 
 @role_required(*PRODUCER)
 def project_detail(request, pk):
-    project = org_object(request, Project, pk=pk)
+    return _project_page(request, org_object(request, Project, pk=pk))
+
+
+def _project_page(request, project: Project):
     model = services.model_path(project)
     train_job = project.jobs.filter(kind=Job.Kind.TRAIN).first()
     context = {
@@ -62,6 +65,8 @@ def project_detail(request, pk):
         "convert_form": ConvertForm(project=project),
         "train_job": train_job,
         "model_ready": model_ready(model),
+        "train_blockers": services.training_blockers(project),
+        "convert_blockers": services.conversion_blockers(project),
         "has_preview": previews(model)[0].is_file(),
     }
     return render(request, "projects/detail.html", context)
@@ -72,22 +77,23 @@ def project_detail(request, pk):
 def upload(request, pk):
     project = org_object(request, Project, pk=pk)
     form = UploadForm(request.POST, request.FILES, project=project)
-    if form.is_valid():
+    try:
+        if not form.is_valid():
+            raise ValidationError("choose a file to upload")
         identity = form.cleaned_data["identity"]
         purpose = Upload.Purpose.SOURCE if identity else Upload.Purpose.TARGET
-        try:
-            stored = services.add_upload(request.user, project, form.cleaned_data["file"], identity, purpose)
-            messages.success(request, f"{stored.original_name}: accepted as {stored.media_type}")
-        except ValidationError as exc:
-            _errors(request, exc)
-    else:
-        messages.error(request, "choose a file to upload")
+        stored = services.add_upload(request.user, project, form.cleaned_data["file"], identity, purpose)
+    except ValidationError as exc:  # the project page again, with the reason, as 400 (429 when rate-limited)
+        _errors(request, exc)
+        return uploads.refused(_project_page(request, project), exc)
+    messages.success(request, f"{stored.original_name}: accepted as {stored.media_type}")
     return redirect("project", pk)
 
 
 @role_required(*PRODUCER)
 def identity_detail(request, pk):
     identity = org_object(request, Identity, pk=pk)
+    refusal: ValidationError | None = None
     consent_form = ConsentForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and consent_form.is_valid():
         d = consent_form.cleaned_data
@@ -98,10 +104,13 @@ def identity_detail(request, pk):
             return redirect("identity", pk)
         except ValidationError as exc:
             _errors(request, exc)
+            refusal = exc
     context = {"identity": identity, "project": identity.project, "consent_form": consent_form,
                "extract_form": ExtractForm(identity=identity), "faces": services.faces_of(identity),
+               "footage": identity.uploads.filter(purpose=Upload.Purpose.SOURCE),
                "jobs": identity.project.jobs.filter(kind=Job.Kind.EXTRACT, params__identity=identity.pk)[:5]}
-    return render(request, "projects/identity.html", context)
+    page = render(request, "projects/identity.html", context)
+    return uploads.refused(page, refusal) if refusal else page
 
 
 @role_required(*PRODUCER)

@@ -48,6 +48,7 @@ def open_case(user, clip, title: str = "", notes: str = "") -> Case:
 @role_required(Role.VERIFIER)
 def case_list(request):
     form = CaseForm(request.POST or None, request.FILES or None)
+    refusal: ValidationError | None = None
     if request.method == "POST" and form.is_valid():
         try:
             case = open_case(request.user, **form.cleaned_data)
@@ -55,8 +56,10 @@ def case_list(request):
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
+            refusal = exc
     cases = Case.objects.filter(organisation=request.organisation).select_related("job", "created_by")
-    return render(request, "verify/list.html", {"cases": cases, "form": form})
+    page = render(request, "verify/list.html", {"cases": cases, "form": form})
+    return uploads.refused(page, refusal) if refusal else page
 
 
 @role_required(Role.VERIFIER)

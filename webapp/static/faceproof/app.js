@@ -26,7 +26,30 @@
       })
       .catch(function () { setTimeout(function () { poll(card); }, 5000); });
   }
+  function megabytes(bytes) { return Math.ceil(bytes / 1048576) + " MB"; }
+  // An oversize file is refused here, before it is sent, with the limit named (the server refuses it too).
+  function checkSizes(event) {
+    var limit = Number(document.body.getAttribute("data-max-upload-bytes"));
+    var inputs = event.target.querySelectorAll('input[type="file"]');
+    for (var i = 0; i < inputs.length; i++) {
+      var files = inputs[i].files || [];
+      for (var j = 0; j < files.length; j++) {
+        if (limit && files[j].size > limit) {
+          event.preventDefault();
+          var note = event.target.querySelector(".upload-refused") || document.createElement("p");
+          note.className = "error upload-refused"; note.setAttribute("role", "alert");
+          note.textContent = files[j].name + " is " + megabytes(files[j].size) + "; the upload limit is " +
+            megabytes(limit) + ".";
+          event.target.appendChild(note);
+          return;
+        }
+      }
+    }
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll('form[enctype="multipart/form-data"]').forEach(function (form) {
+      form.addEventListener("submit", checkSizes);
+    });
     document.querySelectorAll("[data-job-status]").forEach(function (card) {
       var state = card.querySelector('[data-field="state_text"]');
       if (state && /(queued|running)/.test(state.className)) { poll(card); }

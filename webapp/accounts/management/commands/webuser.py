@@ -8,6 +8,7 @@ import os
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
                             help="environment variable holding the password (else it is asked for)")
 
     def handle(self, *args, **o):
+        # A fresh FACEPROOF_HOME has no tables yet: the README's first step must not end in "no such table".
+        call_command("migrate", interactive=False, verbosity=0)
         password = os.environ.get(o["password_env"]) or getpass.getpass(f"password for {o['username']}: ")
         try:
             validate_password(password)

@@ -11,6 +11,7 @@ from huey.consumer_options import ConsumerConfig
 from huey.contrib.djhuey import HUEY
 
 from webapp.custody.logs import ensure_keys
+from webapp.errors import MULTIPART_SLACK
 
 
 class Command(BaseCommand):
@@ -33,8 +34,10 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         ensure_keys()  # the signing and custody keys exist before the first job needs them
+        # The app refuses an upload over the limit itself, with its page naming the limit (webapp.errors); waitress's
+        # bare 413 only bounds what it spools to disk before the app sees the request: twice the limit.
         server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"],
-                               max_request_body_size=settings.FACEPROOF_MAX_UPLOAD_BYTES + 1024 * 1024)
+                               max_request_body_size=2 * settings.FACEPROOF_MAX_UPLOAD_BYTES + MULTIPART_SLACK)
         workers = 0 if options["no_worker"] else options["workers"]
         self.stdout.write(f"faceproof: http://{options['host']}:{options['port']}/ (data in {settings.FACEPROOF_HOME}); "
                           f"{workers} job worker(s) here", ending="\n")

@@ -1,0 +1,109 @@
+"""What one organisation may see of the installation's shared custody log; the custody pages and API ask here.
+
+The log is one per installation (one Merkle tree, one key signing its checkpoints) and its events carry no
+organisation field, but every event the web app appends names its actor `user@organisation-slug` (`actor_of`):
+an event belongs to the organisation whose slug follows the actor's last "@" (slugs cannot hold "@", user names
+can, so only the last one counts). A user sees only their organisation's events. Another organisation's events
+are not counted, hinted at or summarised: a "this installation has seen this file" flag would let any verifier
+test whether some other newsroom or studio holds a given clip. Of the shared log itself an organisation sees the
+latest signed checkpoint (its size, root and time, which every inclusion proof and offline bundle verifies
+against) and whether the whole log verifies; the history of checkpoints and the full-log bundle are for staff.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from provenance.custody.bundle import export_bundle
+from provenance.custody.log import CustodyLog, checkpoint_to_json
+from provenance.home import keys_dir
+from provenance.keys import KeyStore
+from webapp.accounts.models import Organisation
+from webapp.custody.logs import custody_log, latest_checkpoint
+from webapp.projects.models import Output, Project, Upload
+from webapp.verify.models import Case
+
+RECENT_CHECKPOINTS = 20
+History = Callable[[str], list[dict[str, Any]]]
+
+
+def owner_slug(event: Mapping[str, Any]) -> str | None:
+    """The organisation slug an event's actor names, or None for an actor outside the web app (the CLI's)."""
+    user, at, slug = str(event.get("actor", "")).rpartition("@")
+    return slug if at and user and slug else None
+
+
+def visible_to(organisation: Organisation, event: Mapping[str, Any]) -> bool:
+    return owner_slug(event) == organisation.slug
+
+
+def organisation_history(organisation: Organisation) -> History:
+    """The custody events of a SHA-256 that `organisation` may see: what its detector reports show."""
+
+    def history(sha256: str) -> list[dict[str, Any]]:
+        with custody_log() as log:
+            return [event for event in log.history(sha256) if visible_to(organisation, event)]
+
+    return history
+
+
+def asset_name(organisation: Organisation, sha256: str) -> str | None:
+    """The asset's name if it belongs to this organisation (an upload, a sealed output or a verified clip)."""
+    for model, field, name in ((Output, "project__organisation", "path"), (Upload, "project__organisation", "original_name"),
+                               (Case, "organisation", "original_name")):
+        row = model.objects.filter(**{field: organisation, "sha256": sha256}).values_list(name, flat=True).first()
+        if row:
+            return Path(row).name
+    return None
+
+
+def project_events(log: CustodyLog, project: Project) -> list[dict[str, Any]]:
+    """The project's events: those naming its identities or its files' hashes, of its own organisation only (the
+    same file may be another organisation's upload too)."""
+    keys = [f"identity:{i.custody_name}" for i in project.identities.all()]
+    hashes = set(Upload.objects.filter(project=project).values_list("sha256", flat=True))
+    hashes |= set(Output.objects.filter(project=project).values_list("sha256", flat=True))
+    keys += [f"sha256:{h}" for h in hashes]
+    events = (log.entry(seq) for seq in sorted({seq for key in keys for seq in log.store.lookup(key)}))
+    return [event for event in events if visible_to(project.organisation, event)]
+
+
+def asset_history(log: CustodyLog, sha256: str, organisation: Organisation) -> tuple[dict | None, list[dict]]:
+    """The latest checkpoint and the organisation's events that name the asset, each with its inclusion proof."""
+    checkpoint = latest_checkpoint(log)
+    if checkpoint is None:
+        return None, []
+    events = {seq: log.entry(seq) for seq in log.store.lookup(f"sha256:{sha256}") if seq < checkpoint["size"]}
+    seqs = [seq for seq, event in events.items() if visible_to(organisation, event)]
+    proofs = {p.seq: p.to_json() for p in log.inclusion_proofs(seqs, log.latest_checkpoint())}
+    return checkpoint, [{**events[seq], "proof": proofs[seq]} for seq in seqs]
+
+
+def bundle(sha256: str | None, organisation: Organisation | None) -> bytes:
+    """An offline bundle: the asset's events of `organisation`, or (sha256 and organisation None) the whole log.
+
+    Raises CustodyError when nothing the organisation may see mentions the asset."""
+    anchors = KeyStore(keys_dir()).trust_anchors_pem()
+    keep = (lambda event: visible_to(organisation, event)) if organisation is not None else None
+    with tempfile.TemporaryDirectory() as scratch, custody_log() as log:
+        return export_bundle(log, Path(scratch) / "bundle.json", sha256=sha256, trust_anchors_pem=anchors,
+                             keep=keep).read_bytes()
+
+
+def overview(log: CustodyLog, *, staff: bool) -> dict[str, Any]:
+    """What the custody page and `GET /api/custody/` show of the shared log: the latest checkpoint; for staff also
+    the entry count and the newest signed checkpoints before it (they time every organisation's activity)."""
+    seen: dict[str, Any] = {"checkpoint": latest_checkpoint(log)}
+    if staff:
+        seen["size"] = log.store.size()
+        seen["checkpoints"] = [checkpoint_to_json(c) for c in log.store.checkpoints()[-RECENT_CHECKPOINTS:]][::-1]
+    return seen
+
+
+def verify_whole_log(log: CustodyLog, *, staff: bool) -> dict[str, Any]:
+    """Whether the shared log verifies (and its first problem); the entry and checkpoint counts for staff only."""
+    report = log.verify().to_json()
+    return report if staff else {key: report[key] for key in ("ok", "problem") if key in report}
