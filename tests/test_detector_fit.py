@@ -65,3 +65,29 @@ def test_a_clip_without_a_face_track_is_remembered_not_remade(tmp_path, monkeypa
     monkeypatch.setattr(dataset, "write_clip", remade)
     with pytest.raises(NoFaceTrack, match="no face track"):
         cached_track(unit, tmp_path, landmarks)
+
+
+def test_features_are_cached_per_cue_and_only_an_edited_cue_is_measured_again(tmp_path, monkeypatch):
+    from detector import cues
+    from detector.fit import dataset
+
+    requested: list[list[str]] = []
+
+    def measure(track, names):
+        requested.append(list(names))
+        return np.concatenate([np.full((3, len(cues.get(n).features)), i, float) for i, n in enumerate(names)], 1)
+
+    loads = []
+    monkeypatch.setattr(cues, "track_features", measure)
+    first = dataset.stored_features("clip", tmp_path, lambda: loads.append(1))
+    assert requested == [cues.available()] and first.shape == (3, len(cues.feature_names()))
+    assert np.array_equal(dataset.stored_features("clip", tmp_path, lambda: loads.append(1)), first)
+    assert len(requested) == 1 and len(loads) == 1  # all cached: the track is not even loaded
+
+    edited = cues.available()[-1]
+    original = dataset.cue_fingerprint
+    monkeypatch.setattr(dataset, "cue_fingerprint", lambda name: "edited" if name == edited else original(name))
+    again = dataset.stored_features("clip", tmp_path, lambda: loads.append(1))
+    assert requested[-1] == [edited] and len(loads) == 2
+    width = len(cues.get(edited).features)
+    assert np.array_equal(again[:, :-width], first[:, :-width]) and (again[:, -width:] == 0).all()

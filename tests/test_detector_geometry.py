@@ -9,6 +9,7 @@ import pytest
 
 from detector.analyse import DETECTOR_OPTIONS
 from detector.cues.boundary import frame_measures
+from detector.cues.tone import tone_gap
 from detector.faces import CENTERING, CROP_SIZE
 from detector.fit.pastes import paste_frame
 from swapcore import media
@@ -43,21 +44,26 @@ class Faces:
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, np.ndarray]:
-    """Per family, per frame: (seam colour step, seam gradient peak, double brows, pose mismatch) on d12 frames,
-    untouched ('real') or with d10's face pasted on."""
+    """Per family, per frame: (seam colour step, seam gradient peak, double brows, pose mismatch, skin-tone gap)
+    on d12 frames, untouched ('real') or with d10's face pasted on; 'nocolour-d14' pastes d14's face, whose lighter, less
+    saturated skin is about 16 Lab chroma units from d12's (d10's is about 5)."""
     faces = Faces()
     targets = dict(media.iter_frames(shared_file("video/d12.mp4"), stop=max(FRAMES) + 1))
-    donors = dict(media.iter_frames(shared_file("video/d10.mp4"), stop=max(FRAMES) + 1))
+    donors = {name: dict(media.iter_frames(shared_file(f"video/{name}.mp4"), stop=max(FRAMES) + 1))
+              for name in ("d10", "d14")}
     rng = np.random.default_rng(0)
     out: dict[str, list] = {}
-    for family in ("real", "hard", "nocolour", "poisson"):
+    for name in ("real", "hard", "nocolour", "poisson", "nocolour-d14"):
+        family, _, donor = name.partition("-")
         for i in FRAMES:
             frame = targets[i]
             if family != "real":
-                frame = paste_frame(frame, faces.find(frame)[1], donors[i], faces.find(donors[i])[1], family, rng)
+                source = donors[donor or "d10"][i]
+                frame = paste_frame(frame, faces.find(frame)[1], source, faces.find(source)[1], family, rng)
             crop, points = faces.crop(frame)
-            out.setdefault(family, []).append((*frame_measures(crop, points),
-                                               pose_mismatch(FaceShape(points), (CROP_SIZE, CROP_SIZE))))
+            out.setdefault(name, []).append((*frame_measures(crop, points),
+                                               pose_mismatch(FaceShape(points), (CROP_SIZE, CROP_SIZE)),
+                                               tone_gap(crop, points)))
     return {family: np.median(np.array(rows), axis=0) for family, rows in out.items()}
 
 
@@ -69,6 +75,13 @@ def test_a_hard_edged_paste_of_another_face_leaves_a_seam(measured):
 
 def test_a_paste_without_colour_correction_shows_its_skin_tone_step(measured):
     assert measured["nocolour"][0] > measured["real"][0] + 0.25
+
+
+def test_an_uncorrected_paste_has_another_skin_tone_than_the_forehead(measured):
+    """The cheeks carry the donor's tone, the forehead above the mask the target's; colour matching removes it."""
+    real, nocolour, hard = measured["real"][4], measured["nocolour-d14"][4], measured["hard"][4]
+    assert nocolour > real + 4.0  # Lab chroma units
+    assert hard < real + 2.0  # a colour-matched paste is the seam cues' case, not this one's
 
 
 def test_a_poisson_blended_paste_is_seen_by_its_pose(measured):

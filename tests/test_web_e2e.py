@@ -200,6 +200,10 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     verifier.fill("#id_title", "Is this real?")
     verifier.get_by_role("button", name="Analyse").click()
     verifier.wait_for_selector("#prov, [data-field=error]:not([hidden])", timeout=300_000)
+    # The embedded full report (a sandboxed frame) really renders, with the same headline.
+    embedded = verifier.frame_locator("iframe.report").locator("p.verdict").first
+    embedded.wait_for(timeout=60_000)
+    assert embedded.inner_text().startswith("Declared AI-generated, signed by")
     verifier.screenshot(path=shots / "06_verify.png", full_page=True)
     assert "Trusted" in verifier.inner_text("#prov + dl")
     # A sealed output leads with its own declaration, whatever the pixel analysis says.

@@ -69,20 +69,4 @@ def track_features(track: FaceTrack, cues: list[str] | None = None) -> np.ndarra
     return np.concatenate(columns, axis=1).astype(np.float64)
 
 
-def fill_edges(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Frames where a temporal measure is undefined (track ends, gaps) take the track's median value."""
-    values = np.asarray(values, np.float64)
-    if not valid.any():
-        return np.zeros_like(values)
-    return np.where(valid[:, None] if values.ndim == 2 else valid, values, np.median(values[valid], axis=0))
-
-
-def consecutive(track: FaceTrack) -> np.ndarray:
-    """True where observation i directly follows observation i-1 (same track, next frame)."""
-    frames = np.asarray(track.frames)
-    follows = np.zeros(len(frames), bool)
-    follows[1:] = np.diff(frames) == 1
-    return follows
-
-
-from detector.cues import blur, boundary, frequency, flicker, pose, seams, temporal  # noqa: E402,F401  (register themselves)
+from detector.cues import blur, boundary, frequency, flicker, pose, seams, temporal, tone  # noqa: E402,F401  (register themselves)

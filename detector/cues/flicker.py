@@ -9,7 +9,8 @@ shared with the surroundings cancel out; a frame-to-frame wobble, even a strictl
 from __future__ import annotations
 
 import numpy as np
-from detector.cues import Cue, consecutive, fill_edges, register
+from detector.cues import Cue, register
+from detector.cues._track import consecutive, fill_edges
 from detector.cues._image import lab
 from detector.faces import GEOMETRY, FaceTrack
 

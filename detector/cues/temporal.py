@@ -14,7 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from detector.cues import Cue, consecutive, fill_edges, register
+from detector.cues import Cue, register
+from detector.cues._track import consecutive, fill_edges
 from detector.cues._image import gray
 from detector.faces import GEOMETRY, FaceTrack
 from swapcore.faces.align import transform_points, umeyama

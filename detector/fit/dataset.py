@@ -14,6 +14,7 @@ import functools
 import hashlib
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,22 +167,32 @@ def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: in
 
 
 @functools.cache
-def cue_fingerprint() -> str:
-    """Names the cues and their code: editing a cue invalidates the cached features, not the tracks.
+def cue_fingerprint(name: str) -> str:
+    """Names one cue and the code it runs: editing a cue invalidates its own cached features, not the tracks nor
+    the other cues' features (the registry itself is not hashed: it computes nothing).
 
     Read once per process: every clip of a run is keyed alike even if a cue file is edited meanwhile."""
-    modules = {sys.modules[cues.get(name).compute.__module__] for name in cues.available()}
-    modules |= {sys.modules["detector.cues"], sys.modules["detector.cues._image"], sys.modules["detector.faces"]}
-    text = "|".join(cues.feature_names()) + "".join(sorted(inspect.getsource(m) for m in modules))
+    cue = cues.get(name)
+    modules = {sys.modules[cue.compute.__module__], sys.modules["detector.cues._image"],
+               sys.modules["detector.cues._track"], sys.modules["detector.faces"]}
+    text = "|".join(cue.features) + "".join(sorted(inspect.getsource(m) for m in modules))
     return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def stored_features(key: str, cache: Path, track: Callable[[], FaceTrack]) -> np.ndarray:
+    """The features (`cues.feature_names()` order) of the clip cached under `key`: each cue's columns from the
+    cache, the missing cues' computed from `track()` (called at most once) and stored."""
+    paths = {name: cache / f"{key}.{name}-{cue_fingerprint(name)}.npy" for name in cues.available()}
+    missing = [name for name, path in paths.items() if not path.exists()]
+    if missing:
+        computed = cues.track_features(track(), missing)
+        widths = np.cumsum([0] + [len(cues.get(name).features) for name in missing])
+        for name, start, stop in zip(missing, widths[:-1], widths[1:]):
+            np.save(paths[name], computed[:, start:stop])
+    return np.concatenate([np.load(path) for path in paths.values()], axis=1)
 
 
 def cached_features(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1,
                     swaps: Path | None = None) -> np.ndarray:
     """The unit's features (`cues.feature_names()` order) from the cache, computed from its track on a miss."""
-    stored = cache / f"{unit.key}.features-{cue_fingerprint()}.npy"
-    if stored.exists():
-        return np.load(stored)
-    features = cues.track_features(cached_track(unit, cache, landmarks, detect_every, swaps))
-    np.save(stored, features)
-    return features
+    return stored_features(unit.key, cache, lambda: cached_track(unit, cache, landmarks, detect_every, swaps))

@@ -26,8 +26,7 @@ from tqdm import tqdm
 
 from detector.analyse import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER, single_torch_thread
 from detector.faces import FaceTrack
-from detector import cues
-from detector.fit.dataset import NoFaceTrack, clip_track, cue_fingerprint, load_track, save_track
+from detector.fit.dataset import NoFaceTrack, clip_track, load_track, save_track, stored_features
 from detector.fit.evaluation import EVAL, FIT, windows
 from detector.fit.pastes import FAMILIES, paste_frame
 from swapcore import media
@@ -164,13 +163,10 @@ def measured(clips: list[Clip], cache: Path) -> list[tuple[Clip, np.ndarray]]:
     out = []
     with single_torch_thread():
         for clip in tqdm(clips, desc="clips", unit="clip", mininterval=10):
-            stored = cache / f"{clip.key}.features-{cue_fingerprint()}.npy"
-            if not stored.exists():
-                try:
-                    np.save(stored, cues.track_features(cached_track(clip, cache, shapes)))
-                except NoFaceTrack:
-                    continue
-            out.append((clip, np.load(stored)))
+            try:
+                out.append((clip, stored_features(clip.key, cache, lambda: cached_track(clip, cache, shapes))))
+            except NoFaceTrack:
+                continue
     return out
 
 

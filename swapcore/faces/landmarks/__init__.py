@@ -53,6 +53,11 @@ class FaceShape:
         five = self.five
         return float(np.linalg.norm(five[1] - five[0]))
 
+    @property
+    def up(self) -> np.ndarray:
+        """Unit vector from the mouth towards the eyes (the face's 'up', whatever its roll; 68 points only)."""
+        return _up(self.points)
+
     def outline(self, forehead: float = 0.0) -> np.ndarray:
         """The face's outer contour, clockwise from the right jaw: jaw line, then the brows (68 points only).
 
@@ -61,7 +66,7 @@ class FaceShape:
         if not self.dense:
             raise SwapcoreError("a face outline needs the 68-point landmarks (landmarker 'dlib68')")
         p = self.points
-        up = _up(p)
+        up = self.up
         brows = np.concatenate([p[LEFT_BROW][::-1], p[RIGHT_BROW][::-1]]) + forehead * self.eye_distance * up
         return np.concatenate([p[JAW], brows])
 
