@@ -2,7 +2,8 @@
 
 Panels, left to right: the aligned face; the blur and seam-band heatmaps (`blur`, `seams` cues) laid over it;
 and, for 68-point tracks, the colour step along the boundaries where pasting tools end their masks (`boundary`
-cue), drawn on the boundaries themselves.
+cue), drawn on the boundaries themselves, and the skin patches the `tone` cue compares, each group filled with
+its own median colour (cheeks and nose bridge against the forehead), so a tone difference is seen, not read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from detector import cues
 from detector.cues._image import lab
 from detector.cues.boundary import _NEAR, _OFFSETS, _profiles, _resample, boundary_polygons
+from detector.cues.tone import PATCH_RADIUS, skin_regions
 from detector.errors import DetectorError
 from swapcore.faces.landmarks import FaceShape
 
@@ -38,6 +40,22 @@ def seam_heatmap(crop_bgr: np.ndarray, points68: np.ndarray) -> np.ndarray:
     return heat
 
 
+def tone_panel(crop_bgr: np.ndarray, points68: np.ndarray) -> np.ndarray:
+    """The crop with the tone cue's inner (cheeks, nose bridge) and forehead patches, each group painted in its
+    median colour and outlined (white: inner, black: forehead)."""
+    panel = crop_bgr.copy()
+    radius = PATCH_RADIUS * FaceShape(points68).eye_distance
+    for centres, edge in zip(skin_regions(points68), ((255, 255, 255), (0, 0, 0))):
+        inside = np.zeros(crop_bgr.shape[:2], np.uint8)
+        for x, y in centres:
+            cv2.circle(inside, (int(round(x)), int(round(y))), max(1, int(round(radius))), 1, -1)
+        if inside.any():
+            panel[inside > 0] = np.median(crop_bgr[inside > 0], axis=0).astype(np.uint8)
+        for x, y in centres:
+            cv2.circle(panel, (int(round(x)), int(round(y))), max(1, int(round(radius))), edge, 1)
+    return panel
+
+
 def _laid_over(crop_bgr: np.ndarray, heat: np.ndarray) -> np.ndarray:
     coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
     alpha = (0.65 * heat)[..., None]
@@ -45,11 +63,12 @@ def _laid_over(crop_bgr: np.ndarray, heat: np.ndarray) -> np.ndarray:
 
 
 def overlay(crop_bgr: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """The crop, its blur/seam-band heatmap and (68-point shapes) its boundary seam map, each 192 px."""
+    """The crop, its blur/seam-band heatmap and (68-point shapes) its boundary seam map and tone patches, each
+    192 px."""
     heat = np.maximum(*(cues.get(name).heatmap(crop_bgr) for name in ("blur", "seams")))
     panels = [crop_bgr, _laid_over(crop_bgr, heat)]
     if len(shape) == 68:
-        panels.append(_laid_over(crop_bgr, seam_heatmap(crop_bgr, shape)))
+        panels += [_laid_over(crop_bgr, seam_heatmap(crop_bgr, shape)), tone_panel(crop_bgr, shape)]
     return np.concatenate([cv2.resize(p, (PANEL, PANEL), interpolation=cv2.INTER_CUBIC) for p in panels], axis=1)
 
 

@@ -3,11 +3,13 @@ the CLI, bad input, and (slow) a real faceproof swap with its seal, watermark, r
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -89,6 +91,9 @@ def test_report_json_has_the_schema_provenance_and_per_track_breakdown(reports, 
     track = analysis["tracks"][0]
     assert len(track["frames"]) == len(track["frame_probabilities"]) >= FRAMES - 1
     assert track["keyframes"][0]["image"].startswith("data:image/png;base64,")
+    picture = cv2.imdecode(np.frombuffer(base64.b64decode(track["keyframes"][0]["image"].split(",", 1)[1]), np.uint8),
+                           cv2.IMREAD_COLOR)
+    assert picture.shape[1] == 4 * picture.shape[0]  # face, heatmap, boundary map, tone patches (68 points)
 
 
 def test_html_is_self_contained_with_provenance_first(reports, tmp_path):
@@ -194,7 +199,7 @@ def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_pa
 
 
 def test_without_the_68_point_model_the_geometric_cues_are_left_out_not_guessed(clips):
-    """`--landmarks mtcnn5` (the licence fallback): boundary, pose and the paste model, which need 68 points, are
+    """`--landmarks mtcnn5` (the licence fallback): boundary, pose, tone and the paste model, which need 68 points, are
     not measured; the other cues still give a verdict."""
     from swapcore.faces.landmarks import create as create_landmarker
 
@@ -202,10 +207,6 @@ def test_without_the_68_point_model_the_geometric_cues_are_left_out_not_guessed(
     judged = {r["cue"] for r in report.reasons}
     assert judged == {"blur", "flicker", "frequency", "seams", "temporal", "blend_fusion"}
     assert report.verdict in ("no signs found", "inconclusive", "likely manipulated")
-    import base64
-
-    import cv2
-
     png = base64.b64decode(report.tracks[0].keyframes[0].image.split(",", 1)[1])
     picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    assert picture.shape[1] == 2 * picture.shape[0]  # the face and its heatmap; no boundary map without 68 points
+    assert picture.shape[1] == 2 * picture.shape[0]  # the face and its heatmap; no boundary map or tone patches without 68 points
