@@ -205,6 +205,12 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     embedded.wait_for(timeout=60_000)
     assert embedded.inner_text().startswith("Declared AI-generated, signed by")
     verifier.screenshot(path=shots / "06_verify.png", full_page=True)
+    # Full-page screenshots leave a sandboxed frame blank: the report itself, as its frame shows it, separately.
+    report = browser.new_page(viewport={"width": 1000, "height": 900})
+    report.context.add_cookies(verifier.context.cookies())
+    report.goto(url + verifier.get_attribute("iframe.report", "src"))
+    report.screenshot(path=shots / "07_report.png", full_page=True)
+    assert report.inner_text("p.verdict").startswith("Declared AI-generated, signed by")
     assert "Trusted" in verifier.inner_text("#prov + dl")
     # A sealed output leads with its own declaration, whatever the pixel analysis says.
     assert verifier.inner_text(".headline").startswith("Declared AI-generated, signed by")
