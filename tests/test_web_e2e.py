@@ -42,7 +42,7 @@ def server(tmp_path):
            "FACEPROOF_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB)}
     env.pop("FACEPROOF_DB_NAME", None)
     cli = [sys.executable, "-m", "webapp"]
-    for name, role in (("pat", "producer"), ("vera", "verifier")):
+    for name, role in (("pat", "producer"), ("vera", "verifier"), ("aud", "auditor")):
         subprocess.run([*cli, "webuser", name, "--org", "Studio", "--role", role], env=env, check=True, capture_output=True)
     port = _free_port()
     log = open(tmp_path / "serve.log", "wb")
@@ -214,3 +214,14 @@ def test_producer_and_verifier_walk_the_whole_flow(server, browser, shots, tmp_p
     assert "Trusted" in verifier.inner_text("#prov + dl")
     # A sealed output leads with its own declaration, whatever the pixel analysis says.
     assert verifier.inner_text(".headline").startswith("Declared AI-generated, signed by")
+
+    # The auditor checks the whole log and reads the project's trail, with the verifier's check in it.
+    auditor = browser.new_page(viewport={"width": 1200, "height": 900})
+    _login(auditor, url, "aud")
+    auditor.goto(f"{url}/custody/")
+    auditor.get_by_role("button", name="Verify the whole log").click()
+    assert auditor.get_by_role("status").inner_text().startswith("✔ OK")
+    auditor.get_by_role("link", name="Interview dub").click()
+    kinds = auditor.locator("tbody tr:not(.proof) td:nth-child(3)").all_inner_texts()
+    assert {"consent", "ingest", "extract", "train", "sign"} <= set(kinds)
+    auditor.screenshot(path=shots / "08_auditor.png", full_page=True)
