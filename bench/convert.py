@@ -6,6 +6,9 @@ Per clip (512 px d3, 720p d13) it times, after a warm-up:
   swap+encode     decode -> find face (alignments) -> smooth -> model -> colour -> blend -> H.264 encode
   detect+swap     the same with faces detected on the fly (MTCNN) instead of read from alignments
   sealed          convert() itself: swap+encode plus the watermark on every frame, C2PA signing, custody log
+and then each stage of `sealed` on its own, one after another (decode, place, model, colour and blend, watermark,
+encode, seal), in wall ms per frame, against the pipelined run (decoding and placement read ahead on one thread,
+the watermark and the encoder's input written behind on another).
 Without --model it trains a throwaway model for one iteration (weights do not change the cost).
 Each figure is wall-clock frames/s and, because this machine is shared, CPU milliseconds per frame summed over
 this process and its ffmpeg children (decode, encode): on a busy machine the second is the steadier one.
@@ -19,6 +22,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from bench.machine import describe
@@ -91,6 +95,56 @@ def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str
     return result.frames
 
 
+def stage_breakdown(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str) -> dict[str, float]:
+    """Wall milliseconds per frame of each stage of a sealed conversion, run one after another on the same frames
+    (no overlap), so their sum against the pipelined run shows what the overlap gains and where time goes."""
+    from swapcore import media
+    from swapcore.convert.pipeline import SwapSettings, Swapper, placements
+    from swapcore.faces.align import crop_with
+    from swapcore.train import load_model
+
+    info = media.probe(clip)
+    swapper = Swapper(load_model(model_dir, device), SwapSettings(device=device))
+    stages: dict[str, float] = {}
+
+    def clock(stage: str, run: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        value = run()
+        stages[stage] = stages.get(stage, 0.0) + time.perf_counter() - started
+        return value
+
+    frames = clock("decode", lambda: list(media.iter_frames(clip, info=info)))
+    placed = clock("place (alignments, smoothing)",
+                   lambda: [(item, p) for item, p in placements(iter(frames), clip, swapper, info, alignments) if p])
+    crops = [crop_with(frame, p.matrix, swapper.size) for (_, frame), p in placed]
+    size = swapper.settings.batch
+    rendered = clock("model", lambda: [swapper.render(crops[i:i + size]) for i in range(0, len(crops), size)])
+    faces = [face for batch, _ in rendered for face in batch]
+    outputs = clock("colour and blend", lambda: [swapper.blend(frame, crop, face, None, p)[0]
+                                                 for ((_, frame), p), crop, face in zip(placed, crops, faces)])
+    sealer = consenting_sealer(FACES, out.parent / "consent.txt")
+    session = sealer.begin(_bench_request(model_dir))
+    marked = clock("watermark", lambda: [session.mark(frame) for frame in outputs])
+    encoded = out.with_name(f"encoded_{out.name}")
+
+    def encode() -> None:
+        with media.VideoWriter(encoded, info.width, info.height, info.fps, audio_from=clip) as writer:
+            for frame in marked:
+                writer.write(frame)
+
+    clock("encode", encode)
+    clock("seal (sign, log, register)", lambda: session.finish(encoded, out))
+    sealer.close()
+    return {stage: 1000 * seconds / len(frames) for stage, seconds in stages.items()}
+
+
+def _bench_request(model_dir: Path):
+    from provenance.seal import SealRequest
+
+    return SealRequest(kind="video", title="stage breakdown", actor="bench", inputs=[model_dir / "model.json"],
+                       consents=list(FACES))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="original")
@@ -122,6 +176,11 @@ def main() -> None:
             }
             shown = "; ".join(f"{k} {fps:.1f} frames/s ({cpu:.0f} CPU ms/frame)" for k, (fps, cpu) in figures.items())
             print(f"convert {label}, {args.arch}, {args.frames} frames: {shown}; load {os.getloadavg()[0]:.2f}")
+            stages = stage_breakdown(clip, model_dir, alignments, work / f"stages_{name}", args.device)
+            serial = sum(stages.values())
+            print(f"  stages one after another (wall ms/frame): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+                  + f"; sum {serial:.1f} ms = {1000 / serial:.1f} frames/s against {figures['sealed'][0]:.1f} "
+                  f"pipelined")
 
 
 if __name__ == "__main__":

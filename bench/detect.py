@@ -5,7 +5,7 @@
 Uses the first `--frames` frames of a 512 px clip (d3, 30 fps: 300 frames = the 10 s of the issue's target)
 from ../shared/data/video, and prints, for each face-detection spacing in `--every` (detect on every n-th
 frame, interpolate between; 1 = every frame, as the calibration was fitted) the time spent in face detection.
-Detection runs on a read-ahead thread (`detector.faces.read_ahead`) while crops, tracking and the watermark probe
+Detection runs on a read-ahead thread (`swapcore.pipelining.read_ahead`) while crops, tracking and the watermark probe
 run on the main one, so the total is less than detection plus the rest.
 """
 

@@ -7,12 +7,9 @@ Crops keep a margin beyond the face so that the seam a swap leaves at its mask e
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -21,6 +18,7 @@ from swapcore.faces.align import align_face, template, transform_points
 from swapcore.faces.detectors import Detection, Detector
 from swapcore.faces.landmarks import Landmarker
 from swapcore.faces.track import CutDetector, Tracker
+from swapcore.pipelining import read_ahead
 
 CROP_SIZE = 256  # 512 px footage has ~200 px faces: a 128 px head crop hid mild softening (see README)
 CENTERING = "head"
@@ -191,56 +189,6 @@ class _SparseDetection:
         return [found[p] for p in range(len(items))]
 
 
-T = TypeVar("T")
-_DONE = object()
-
-
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """`items` in order, produced on a worker thread up to `depth` items ahead of the consumer.
-
-    Decoding and face detection (MTCNN on one torch thread) then run on one core while the consumer cuts crops,
-    tracks faces and probes the watermark on the other; the output is the same as reading `items` directly. An
-    exception raised while producing is raised to the consumer at the same point of the sequence; a consumer
-    that stops early stops the worker too.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((_DONE, None))
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            put((_DONE, error))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:  # a generator: stop its decoder here, not whenever it is collected
-                close()
-
-    worker = threading.Thread(target=produce, name="faceproof-detect", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, error = handoff.get()
-            if error is not None:
-                raise error
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _detected_groups(frames: Iterable[tuple[int, np.ndarray]], sparse: _SparseDetection,
@@ -273,13 +221,13 @@ def collect_tracks(
     Faces are detected on every `detect_every`-th frame (and interpolated between, see `_SparseDetection`);
     each observation records whether its landmarks were measured. `on_frame` sees every frame once (the
     watermark test and the progress bar ride on this single decode). Decoding and detection run a little ahead
-    on a worker thread (`read_ahead`). A `landmarker` (e.g. dlib68) adds each face's dense landmarks, in crop
+    on a worker thread (`swapcore.pipelining.read_ahead`). A `landmarker` (e.g. dlib68) adds each face's dense landmarks, in crop
     pixels, as the track's `shapes`; the crop itself stays aligned on the detector's 5 points.
     """
     tracker = Tracker(max_gap=3)
     groups = _detected_groups(frames, _SparseDetection(detector, detect_every), batch * detect_every)
     tracks: dict[int, FaceTrack] = {}
-    for group, cut, found_per_frame in read_ahead(groups):
+    for group, cut, found_per_frame in read_ahead(groups, name="faceproof-detect"):
         for (index, frame), (found, measured), is_cut in zip(group, found_per_frame, cut):
             if on_frame is not None:
                 on_frame(index, frame)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import cv2
 import numpy as np
@@ -16,7 +15,7 @@ from detector.cues.seams import seam_measures
 from detector.analyse import DETECTOR_OPTIONS, single_torch_thread
 from detector.cues.temporal import compute as temporal
 from detector.cues.temporal import flow_discontinuity, landmark_jitter
-from detector.faces import CENTERING, CROP_SIZE, GEOMETRY, FaceTrack, collect_tracks, read_ahead
+from detector.faces import CENTERING, CROP_SIZE, GEOMETRY, FaceTrack, collect_tracks
 from detector.fit.model import auc, fit_calibration
 from swapcore import media
 from swapcore.faces.align import align_face
@@ -117,39 +116,6 @@ def test_sparse_detection_interpolates_close_to_detection_and_jitter_skips_inter
     # interpolated frames lie on the line between their neighbours: they must not count as perfectly steady
     assert np.allclose(jitter[~measured], np.median(jitter[measured][1:-1]))
     assert jitter.min() > np.log(1e-3) + 1
-
-
-def test_read_ahead_keeps_order_and_raises_a_producer_error_where_it_happened():
-    def numbers():
-        yield from range(5)
-        raise ValueError("truncated at 5")
-
-    seen = []
-    with pytest.raises(ValueError, match="truncated at 5"):
-        for n in read_ahead(numbers(), depth=2):
-            seen.append(n)
-    assert seen == [0, 1, 2, 3, 4]
-
-
-def test_read_ahead_stops_its_worker_when_the_consumer_stops_early():
-    produced, closed = [], []
-
-    def endless():
-        n = 0
-        try:
-            while True:
-                produced.append(n)
-                yield n
-                n += 1
-        finally:
-            closed.append(True)  # where a decoder would stop its ffmpeg process
-
-    ahead = read_ahead(endless(), depth=2)
-    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
-    ahead.close()
-    assert not any(t.name == "faceproof-detect" for t in threading.enumerate())
-    assert closed == [True]
-    assert len(produced) <= 3 + 2 + 1  # what was taken, what was queued, and one put abandoned
 
 
 def test_collect_tracks_shows_every_frame_once_in_order():

@@ -20,10 +20,13 @@ from swapcore.convert.blend import BlendSettings
 from swapcore.convert.pipeline import Progress, SwapSettings, compose, output_size, parse_frames, swap_frames
 from swapcore.convert.writers import OutputSpec, SealSession, open_writer
 from swapcore.extract import sha256_file
+from swapcore.pipelining import write_behind
 from swapcore.train import LoadedModel, load_model
 from swapcore.training import bundle
 
 __all__ = ["BlendSettings", "ConvertResult", "SwapSettings", "convert", "parse_frames"]
+
+PIPELINE_DEPTH = 4  # frames queued between stages: enough to absorb uneven stages, few enough to bound memory
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,17 @@ def _run(target: Path, model: LoadedModel, settings: SwapSettings, frames: tuple
     writer = open_writer(output, spec, begin)
     count = swapped = 0
     try:
-        for result in results:
-            writer.write(compose(result, side_by_side, scale))
-            count += 1
-            swapped += result.box is not None
+        # Three stages overlap: decoding and face placement (read ahead), the model, colour and blending (here),
+        # the watermark and the encoder's input (written behind).
+        with write_behind(writer.write, depth=PIPELINE_DEPTH, name="faceproof-mark-encode") as write:
+            for result in results:
+                write(compose(result, side_by_side, scale))
+                count += 1
+                swapped += result.box is not None
     except BaseException as exc:
         writer.abort(f"conversion stopped: {type(exc).__name__}: {exc}")
         raise
+    finally:
+        results.close()  # stops the decoding thread now, not when the traceback lets go of it
     sealed = writer.close()
     return ConvertResult(output, count, swapped, time.perf_counter() - started, sealed)

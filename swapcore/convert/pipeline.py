@@ -1,5 +1,7 @@
 """The conversion loop: decode -> find the face -> smooth -> swap (batched through the model) -> colour ->
-blend -> compose, streamed; at most one model batch plus the smoother's look-ahead of frames in memory.
+blend -> compose, streamed; at most one model batch, the smoother's look-ahead and `PLACEMENT_DEPTH` frames in
+memory. Decoding, finding and smoothing the faces run on a worker thread ahead of the model
+(`swapcore.pipelining.read_ahead`).
 
 `swap_frames` yields the result frame by frame; `convert` (in `swapcore.convert`) hands those frames to a
 sealed writer. Nothing here writes a file.
@@ -24,11 +26,13 @@ from swapcore.convert.faces import from_alignments, observe_alignments, observe_
 from swapcore.convert.smoothing import Placement, TrackSmoother, smooth
 from swapcore.errors import SwapcoreError
 from swapcore.faces.align import crop_with
+from swapcore.pipelining import read_ahead
 from swapcore.train import LoadedModel
 
 log = logging.getLogger("swapcore.convert")
 Progress = Callable[[int, int], None]
 DIRECTIONS = ("a2b", "b2a")
+PLACEMENT_DEPTH = 8  # frames decoded and placed ahead of the model (a batch's worth and more)
 MAX_GAP_SECONDS = 0.5  # longest run of frames without a reliable face that is bridged by interpolation
 
 
@@ -92,7 +96,7 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if supported else torch.float32
 
 
-class _Swapper:
+class Swapper:
     """Runs a batch of placed faces through the model and pastes the results back."""
 
     def __init__(self, model: LoadedModel, settings: SwapSettings) -> None:
@@ -125,9 +129,9 @@ class _Swapper:
                 continue
             k = slot[n]
             mask = None if learned is None else learned[k]
-            yield SwappedFrame(index, frame, *self._blend(frame, crops[k], faces[k], mask, placement))
+            yield SwappedFrame(index, frame, *self.blend(frame, crops[k], faces[k], mask, placement))
 
-    def _blend(self, frame: np.ndarray, crop: np.ndarray, face: np.ndarray, learned: np.ndarray | None,
+    def blend(self, frame: np.ndarray, crop: np.ndarray, face: np.ndarray, learned: np.ndarray | None,
                placement: Placement) -> tuple[np.ndarray, Placement, tuple[int, int, int, int] | None]:
         mask = masks.face_mask(self.mask_kind, placement.landmarks, learned, self.size, placement.dense)
         face = self.adjust(np.ascontiguousarray(face, np.float32), crop.astype(np.float32) / 255, mask)
@@ -175,9 +179,19 @@ def swap_frames(
         raise SwapcoreError(f"the frame range needs 0 <= start < stop, got {start}:{stop}")
     if start >= info.frame_count:
         raise SwapcoreError(f"--frames starts at {start}, but {target.name} has {info.frame_count} frames")
-    swapper = _Swapper(model, settings)
-    max_gap = max(1, round(MAX_GAP_SECONDS * float(info.fps)))
+    swapper = Swapper(model, settings)
     decoded = media.iter_frames(target, start=start, stop=stop, info=info)
+    placed = read_ahead(placements(decoded, target, swapper, info, alignments), depth=PLACEMENT_DEPTH,
+                        name="faceproof-decode-place")
+    return _stream(_batches(placed, settings.batch), swapper, end - start, progress)
+
+
+def placements(decoded: Iterator[tuple[int, np.ndarray]], target: Path, swapper: Swapper, info: media.VideoInfo,
+               alignments: str | os.PathLike | None) -> Iterator[tuple[tuple[int, np.ndarray], Placement | None]]:
+    """Each decoded frame with where its face is to be swapped (None: no face): from the alignments file made
+    from `target`, or detected now; smoothed over time."""
+    settings = swapper.settings
+    max_gap = max(1, round(MAX_GAP_SECONDS * float(info.fps)))
     if alignments is not None:
         known = from_alignments(alignments, target, settings.track)
         if masks.needs_dense(swapper.mask_kind) and all(o.dense is None for o in known.values()):
@@ -191,12 +205,12 @@ def swap_frames(
             log.warning("--mask %s needs 68-point landmarks; faces detected during conversion have 5: using the hull "
                         "mask (extract this video with --landmarks dlib68 and pass --alignments)", swapper.mask_kind)
         observed = observe_detected(decoded, settings.device, max_gap)
-    centering = str(model.description.get("input", {}).get("centering", "face"))
+    centering = str(swapper.model.description.get("input", {}).get("centering", "face"))
     smoother = TrackSmoother(swapper.size, centering, float(info.fps), settings.smooth, max_gap)
-    return _stream(_batches(smooth(observed, smoother), settings.batch), swapper, end - start, progress)
+    return smooth(observed, smoother)
 
 
-def _stream(groups: Iterator[list], swapper: _Swapper, total: int, progress: Progress | None) -> Iterator[SwappedFrame]:
+def _stream(groups: Iterator[list], swapper: Swapper, total: int, progress: Progress | None) -> Iterator[SwappedFrame]:
     done = 0
     for group in groups:
         for result in swapper(group):
