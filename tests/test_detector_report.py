@@ -121,6 +121,17 @@ def test_cli_writes_both_reports_and_logs_them_in_custody(clips, tmp_path, capsy
     assert log.verify().ok
 
 
+def test_a_verifiers_first_run_on_a_fresh_installation_succeeds_and_says_how_to_log(clips, tmp_path, capsys,
+                                                                                     monkeypatch):
+    monkeypatch.delenv("FACEPROOF_KEY_PASSPHRASE", raising=False)
+    monkeypatch.setenv("FACEPROOF_HOME", str(tmp_path / "fresh"))
+    call_command("detect", str(clips["real"]), "--json", str(tmp_path / "out.json"), "--max-frames", "8")
+    printed = capsys.readouterr().out
+    assert "verdict:" in printed and json.loads((tmp_path / "out.json").read_text())["video"]["frames"] == 8
+    assert "reports not logged" in printed and "FACEPROOF_KEY_PASSPHRASE" in printed
+    assert not (tmp_path / "fresh" / "keys").exists()  # nothing was generated behind the user's back
+
+
 def test_bad_input_is_one_clear_error(tmp_path):
     fake = tmp_path / "clip.mp4"
     fake.write_text("this is not a video")

@@ -2,17 +2,20 @@
 
 Prints the provenance findings and the verdict; the HTML report adds the score timeline, per-cue reasons,
 heatmaps and per-face breakdown. Exits 0 whatever the verdict: a verdict is evidence for a person to weigh,
-not a pass/fail gate.
+not a pass/fail gate. Written reports are logged by hash in the custody log when this installation's keys can be
+unlocked ($FACEPROOF_KEY_PASSPHRASE); without it the analysis still runs and says how to enable logging.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 from pathlib import Path
 
 from detector import analyse
 from detector.analyse import DETECT_EVERY, LANDMARKER
 from detector.report import VERDICTS, Report
+from provenance.keys import PASSPHRASE_ENV
 from provenance.seal import record_reports
 from webapp.console.base import StageCommand
 from swapcore.faces import landmarks
@@ -70,10 +73,17 @@ class Command(StageCommand):
             written.append(report.write_json(options["json"]))
             self.stdout.write(f"json: {written[-1]}")
         if written:  # reports cannot carry C2PA: their hashes go into the custody log instead
-            analysis = report.to_json()["analysis"]
-            receipt = record_reports(
-                options["video"], written, actor=options["actor"] or getpass.getuser(),
-                parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},
-                reason="detector report",
-            )
-            self.stdout.write(f"custody: reports logged as entry {receipt.seq} (prove with faceproof custody prove)")
+            self._log_reports(report, options, written)
+
+    def _log_reports(self, report: Report, options: dict, written: list[Path]) -> None:
+        if not os.environ.get(PASSPHRASE_ENV):  # a verifier's first run: the analysis stands without the log
+            self.stdout.write(f"custody: reports not logged (this installation's keys are locked; set {PASSPHRASE_ENV} "
+                              "to log each report's hash, provable with faceproof custody prove)")
+            return
+        analysis = report.to_json()["analysis"]
+        receipt = record_reports(
+            options["video"], written, actor=options["actor"] or getpass.getuser(),
+            parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},
+            reason="detector report",
+        )
+        self.stdout.write(f"custody: reports logged as entry {receipt.seq} (prove with faceproof custody prove)")
