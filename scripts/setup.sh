@@ -20,5 +20,5 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip wheel
 .venv/bin/python -m pip install -q -e ".[dev]"
-.venv/bin/faceproof migrate --noinput -v 0
+.venv/bin/faceproof admin migrate --noinput -v 0
 echo "setup: done. Activate with: source .venv/bin/activate"

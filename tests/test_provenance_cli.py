@@ -115,3 +115,15 @@ def test_consent_commands(home):
         _run("consent", "revoke", "--identity", "bob", "--reason", "again")
     with pytest.raises(CommandError, match="not a date"):
         _run("consent", "record", "--identity", "c", "--person", "C", "--document", str(form), "--granted-on", "soon")
+
+
+def test_faceproof_lists_its_stages_not_djangos_commands(capsys):
+    from webapp.cli import STAGES, main
+
+    for asked in ([], ["-h"], ["help"]):
+        assert main(asked) == 0
+        listed = capsys.readouterr().out
+        assert [line.split()[0] for line in listed.splitlines() if line.startswith("  ")] == list(STAGES)
+        assert "sqlflush" not in listed and "faceproof admin" in listed
+    main(["admin", "help"])  # Django's own commands stay reachable
+    assert "sqlflush" in capsys.readouterr().out
