@@ -76,6 +76,27 @@ def test_model_folder_describes_itself(learned, training_faces):
     assert (model_dir / report.PREVIEWS / "preview_0000040.png").is_file()
 
 
+def test_a_first_format_checkpoint_still_loads(tmp_path):
+    import hashlib
+    import io
+
+    state = {"iteration": 7, "model": {"w": torch.arange(6.0)}, "optimizer": {"state": {}, "param_groups": []}}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    old = tmp_path / bundle.CHECKPOINT
+    old.write_bytes(b"FACEPROOF-CKPT1\n" + hashlib.sha256(payload).digest() + payload)
+    loaded = bundle.read_checkpoint(old, training=False)
+    assert loaded["iteration"] == 7 and torch.equal(loaded["model"]["w"], torch.arange(6.0))
+    bundle.save_checkpoint(tmp_path, state)  # rewritten in the current format, the old one kept as the backup
+    assert set(bundle.read_checkpoint(old)) == set(state)
+    assert set(bundle.read_checkpoint(old, training=False)) == {"iteration", "model"}
+    assert bundle.read_checkpoint(tmp_path / bundle.BACKUP)["iteration"] == 7
+    old.write_bytes(old.read_bytes()[:-10])
+    with pytest.raises(bundle.CheckpointError, match="truncated"):
+        bundle.read_checkpoint(old)
+
+
 def test_load_model_round_trip(learned, training_faces):
     model_dir, _ = learned
     loaded = load_model(model_dir)
@@ -146,9 +167,18 @@ def test_cli_trains_and_corrupt_checkpoint_falls_back_to_backup(training_faces, 
     assert bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)["iteration"] == 3
     assert bundle.read_checkpoint(model_dir / bundle.BACKUP)["iteration"] == 2
     checkpoint = model_dir / bundle.CHECKPOINT
-    data = bytearray(checkpoint.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    pristine = checkpoint.read_bytes()
+    data = bytearray(pristine)
+    data[-100] ^= 0xFF  # in the training state (the optimizer's moments), which conversion does not read
     checkpoint.write_bytes(bytes(data))
+    assert load_model(model_dir).iteration == 3
+    with caplog.at_level(logging.WARNING, logger="swapcore.training"):
+        assert bundle.load_checkpoint(model_dir, warn=logging.getLogger("swapcore.training").warning)["iteration"] == 2
+    assert "corrupt" in caplog.text and "backup" in caplog.text  # resuming falls back to the backup
+    data = bytearray(pristine)
+    data[200] ^= 0xFF  # in the model's weights
+    checkpoint.write_bytes(bytes(data))
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="swapcore.training"):
         loaded = load_model(model_dir)
     assert loaded.iteration == 2
