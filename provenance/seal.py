@@ -236,7 +236,8 @@ class SealSession:
             raise ProvenanceError(f"{encoded}: the encoded file does not exist")
         if self.frames_marked == 0:
             raise ProvenanceError("no frame was watermarked: pass every frame through session.mark() before encoding")
-        encoded_ref = AssetRef(sha256_file(encoded), encoded.name)
+        # The encoded file lives only under a temporary name until it is signed: the log names what it became.
+        encoded_ref = AssetRef(sha256_file(encoded), f"{output.name} (before signing)")
         made, marked = self._sealer.log.append_many([self._convert_event(encoded_ref), self._watermark_event(encoded_ref)])
         signed = manifest.sign(encoded, partial, self._sealer.identity, self._manifest_spec(output, made, marked))
         output_ref = AssetRef(sha256_file(partial), output.name)

@@ -79,6 +79,7 @@ def test_sealed_video_is_trusted_marked_registered_and_logged(sealer, tmp_path):
     assert [event["kind"] for event in history] == ["sign"]
     encoded_hash = history[0]["inputs"][0]["sha256"]
     assert [e["kind"] for e in sealer.log.history(encoded_hash)] == ["convert", "watermark", "sign"]
+    assert history[0]["inputs"][0]["name"] == "alice.mp4 (before signing)"  # never the temporary file's name
     assert sealer.log.verify().ok
     report = verify_bundle(export_bundle(sealer.log, tmp_path / "asset.json", sha256=result.sha256))
     assert report.ok
