@@ -37,6 +37,7 @@ from provenance.home import custody_db_path, custody_url, keys_dir, watermark_ke
 from provenance.keys import KeyStore, SigningIdentity
 from provenance.registry import RegistryEntry, WatermarkRegistry
 from provenance.watermark import FrameEmbedder, key_fingerprint, load_or_create_watermark_key
+from provenance.work import begin_operation, end_operation, work_path
 
 KINDS = ("video", "image")
 
@@ -176,6 +177,7 @@ class SealSession:
         self.frames_marked = 0
         self._embedder = FrameEmbedder(sealer.watermark_secret, watermark_id)
         self._open = True
+        self._record: Path | None = None
 
     def __enter__(self) -> SealSession:
         return self
@@ -183,6 +185,16 @@ class SealSession:
     def __exit__(self, exc_type, exc, traceback) -> None:
         if self._open and exc_type is not None:
             self.abort(f"stopped by {exc_type.__name__}: {exc}")
+
+    def work_file(self, final: Path, stage: str, suffix: str | None = None) -> Path:
+        """The name to write `final` under while making it (`stage`: "encoding", ...). The session claims the
+        folder: a process killed before the session ends leaves a record there from which `provenance.work.sweep`
+        deletes the fragments and logs the interruption."""
+        self._check_open()
+        if self._record is None:
+            self._record = begin_operation(final.parent, self.watermark_id, self.request.actor, self.inputs,
+                                           final.name)
+        return work_path(final, stage, suffix)
 
     def mark(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The frame with this output's invisible watermark (BGR uint8); every frame must pass through here."""
@@ -197,7 +209,7 @@ class SealSession:
         encoded, output = Path(encoded_path), Path(output_path)
         if output.resolve() == encoded.resolve():
             raise ProvenanceError(f"{output.name}: the signed output must be a new file, not the encoded one")
-        partial = output.with_name(f".{output.stem}.sealing{output.suffix}")
+        partial = work_path(output, "sealing")
         try:
             result = self._seal(encoded, output, partial)
         except BaseException as exc:  # an interrupt too: an unsigned or unrecorded file must never remain
@@ -206,7 +218,7 @@ class SealSession:
             self._record_abort(f"sealing {output.name} failed: {exc}")
             raise
         encoded.unlink(missing_ok=True)
-        self._open = False
+        self._end()
         return result
 
     def abort(self, reason: str) -> None:
@@ -219,8 +231,13 @@ class SealSession:
         if not self._open:
             raise ProvenanceError("this seal session is already finished or aborted")
 
-    def _record_abort(self, reason: str) -> None:
+    def _end(self) -> None:
         self._open = False
+        if self._record is not None:
+            end_operation(self._record)
+
+    def _record_abort(self, reason: str) -> None:
+        self._end()
         self._sealer.log.append(Event(
             kind="abort", actor=self.request.actor, inputs=self.inputs, reason=reason or "aborted",
             parameters={"title": self.request.title, "watermark_id": self.watermark_id}, identities=self._identities(),

@@ -255,6 +255,8 @@ class SealSession(Protocol):
 
     def mark(self, frame: np.ndarray) -> np.ndarray: ...
 
+    def work_file(self, final: Path, stage: str, suffix: str | None = None) -> Path: ...
+
     def finish(self, encoded_path: str | os.PathLike, output_path: str | os.PathLike) -> Any: ...
 
     def abort(self, reason: str) -> None: ...
@@ -262,7 +264,7 @@ class SealSession(Protocol):
 
 def write_sealed_image(session: SealSession, image: np.ndarray, output: Path) -> Any:
     """Watermark, encode and seal one image: only the signed file ever appears at `output` (the seal result)."""
-    encoded = output.with_name(f".{output.stem}.encoding{output.suffix}")
+    encoded = session.work_file(output, "encoding")
     try:
         write_image(encoded, session.mark(image))
     except BaseException as exc:

@@ -18,11 +18,12 @@ import torch
 
 from provenance.consent import require_consent
 from provenance.seal import Sealer
+from provenance.work import sweep
 from swapcore.errors import SwapcoreError
 from swapcore.models import SwapModel, architecture, create
 from swapcore.training import bundle
 from swapcore.training.data import load_faces
-from swapcore.training.report import SealedPreviews
+from swapcore.training.report import PREVIEWS, SealedPreviews
 from swapcore.training.trainer import Progress, TrainConfig, Trainer, TrainSummary, log
 
 __all__ = ["LoadedModel", "Progress", "TrainConfig", "TrainSummary", "load_model", "train"]
@@ -62,6 +63,8 @@ def train(
         require_consent(sealer.log, names)  # before the faces are even read
         size = config.size or architecture(config.arch).default_size
         facesets = [load_faces(folder, size, holdout=config.holdout) for folder in face_dirs]
+        for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
+            sweep(folder, sealer.log)
         previews = SealedPreviews(sealer, actor or getpass.getuser(), names)
         return Trainer(facesets, Path(model_dir), config, previews).run(progress)
     finally:

@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 
 from provenance import manifest
 from provenance.consent import record_consent
+from provenance.custody.log import sha256_file
 from provenance.errors import ConsentError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
@@ -165,6 +166,7 @@ class _Spy:
 
     def __init__(self, sealer: Sealer) -> None:
         self.sealer, self.marked, self.finished, self.kinds = sealer, 0, [], []
+        self.log = sealer.log
 
     def begin(self, request):
         session, spy = self.sealer.begin(request), self
@@ -174,6 +176,9 @@ class _Spy:
             def mark(self, frame):
                 spy.marked += 1
                 return session.mark(frame)
+
+            def work_file(self, final, stage, suffix=None):
+                return session.work_file(final, stage, suffix)
 
             def finish(self, encoded, output):
                 spy.finished.append(Path(output).name)
@@ -336,3 +341,57 @@ def test_learned_mask_of_a_hires_model_is_used_and_clipped_by_the_hull(training_
     for h, l, b in zip(hull, learned, both, strict=True):
         assert not np.array_equal(h, l) and b.any()
         assert not (b & ~h).any()  # learned+hull never reaches beyond the hull
+
+
+# ---- a conversion killed at any point leaves nothing unsigned, and its end is logged ----------------------------
+_KILLED_AT = {
+    # where the child process SIGKILLs itself: a real kill, at a point chosen rather than raced for
+    "mid-encoding": ("provenance.seal", "SealSession", "mark", 3),
+    "between encoding and signing": ("provenance.manifest", None, "sign", 1),
+    "after signing, before the registry": ("provenance.registry", "WatermarkRegistry", "record", 1),
+}
+_CHILD = """
+import importlib, os, signal, sys
+module_name, class_name, function, at = sys.argv[1], sys.argv[2] or None, sys.argv[3], int(sys.argv[4])
+module = importlib.import_module(module_name)
+owner = getattr(module, class_name) if class_name else module
+original, calls = getattr(owner, function), []
+def killing(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(*args, **kwargs)
+setattr(owner, function, killing)
+if class_name is None:
+    import provenance.seal
+    setattr(provenance.seal.manifest, function, killing)
+from swapcore.convert import convert
+convert(sys.argv[5], sys.argv[6], sys.argv[7], actor="killed@studio")
+"""
+
+
+@pytest.mark.parametrize("point", list(_KILLED_AT))
+def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_trusted(
+        short_clip, model_dir, sealer, tmp_path, point):
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    module_name, class_name, function, at = _KILLED_AT[point]
+    child = subprocess.run([sys.executable, "-c", _CHILD, module_name, class_name or "", function, str(at),
+                            str(short_clip), str(model_dir), str(out / "x.mp4")], capture_output=True)
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    left = sorted(p.name for p in out.iterdir())
+    assert left and all("faceproof-work-" in name for name in left) and "x.mp4" not in left
+    assert any(name.endswith(".operation.json") for name in left)
+    aborts_before = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
+
+    result = convert(short_clip, model_dir, out / "x.mp4", sealer=sealer, actor="producer@studio")
+    assert sorted(p.name for p in out.iterdir()) == ["x.mp4"]  # every fragment swept, nothing unsigned remains
+    _trusted(result.output)
+    aborts = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
+    assert len(aborts) == len(aborts_before) + 1  # exactly one abort for the one interrupted operation
+    assert aborts[-1]["actor"] == "killed@studio" and "interrupted: process" in aborts[-1]["reason"]
+    assert sealer.log.verify().ok
+    assert convert(short_clip, model_dir, out / "y.mp4", sealer=sealer, actor="producer@studio").output.exists()
+    assert len([e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]) == len(aborts)

@@ -146,6 +146,7 @@ def test_resume_after_kill_continues_exactly(learned, training_faces, training_c
         assert got["holdout_loss"][name] == pytest.approx(value, rel=1e-5)
         assert got["loss"][name] == pytest.approx(want["loss"][name], rel=1e-5)
     assert sorted(_rows(killed)) == [0, 20, 40]
+    assert not [p.name for p in killed.rglob("*") if "faceproof-work-" in p.name]  # the restart swept the folder
 
 
 def test_sigterm_stops_cleanly_and_saves(training_faces, training_consent, tmp_path):

@@ -8,6 +8,7 @@ finishes each file through `provenance.seal`, which refuses identities without r
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from provenance.seal import Sealer, SealRequest
+from provenance.work import sweep
 from swapcore import media
 from swapcore.convert.blend import BlendSettings
 from swapcore.convert.pipeline import Progress, SwapSettings, compose, output_size, parse_frames, swap_frames
@@ -26,6 +28,7 @@ from swapcore.training import bundle
 
 __all__ = ["BlendSettings", "ConvertResult", "SwapSettings", "convert", "parse_frames"]
 
+log = logging.getLogger("swapcore.convert")
 PIPELINE_DEPTH = 4  # frames queued between stages: enough to absorb uneven stages, few enough to bound memory
 
 
@@ -85,6 +88,11 @@ def convert(
     own_sealer = sealer is None
     sealer = sealer or Sealer.for_installation()
     actor = actor or getpass.getuser()
+
+    swept = sweep(output.parent, sealer.log)  # what a killed conversion into this folder left behind
+    if swept:
+        log.warning("removed %d fragment(s) of interrupted work in %s (logged as aborted): %s", len(swept),
+                    output.parent, ", ".join(swept))
 
     def begin(kind: str) -> SealSession:
         return sealer.begin(_request(kind, target, model_dir, model, model_hash, actor, settings, output, extra))

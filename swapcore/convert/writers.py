@@ -26,6 +26,7 @@ import numpy as np
 from swapcore import media
 from swapcore.errors import MediaError, SwapcoreError
 from swapcore.media import SealSession
+from provenance.work import work_path
 
 
 Begin = Callable[[str], SealSession]  # kind ("video" | "image") -> a new seal session
@@ -60,13 +61,6 @@ class Writer(ABC):
     def abort(self, reason: str) -> None: ...
 
 
-def _hidden(output: Path, suffix: str) -> Path:
-    """A temporary name beside the output (same file system, so finishing can rename it)."""
-    handle, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".encoding{suffix}", dir=output.parent)
-    os.close(handle)
-    return Path(name)
-
-
 class Mp4Writer(Writer):
     """H.264 yuv420p mp4 through media.VideoWriter, the source's audio muxed back, then sealed."""
 
@@ -75,7 +69,7 @@ class Mp4Writer(Writer):
     def __init__(self, output: Path, spec: OutputSpec, begin: Begin) -> None:
         super().__init__(output, spec, begin)
         self.session = begin(self.kind)
-        self.encoded = _hidden(output, output.suffix)
+        self.encoded = self.session.work_file(output, "encoding")  # beside the output: finishing renames it
         try:
             self.video = media.VideoWriter(self.encoded, spec.width, spec.height, spec.fps, audio_from=spec.audio_from,
                                            audio_start=spec.audio_start, audio_duration=spec.audio_duration)
@@ -111,7 +105,7 @@ class GifWriter(Writer):
     def __init__(self, output: Path, spec: OutputSpec, begin: Begin) -> None:
         super().__init__(output, spec, begin)
         self.session = begin(self.kind)
-        self.encoded = _hidden(output, ".gif")
+        self.encoded = self.session.work_file(output, "encoding")
         self.log = tempfile.TemporaryFile()
         frames = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{spec.width}x{spec.height}",
                               framerate=str(spec.fps)).split()
@@ -171,7 +165,8 @@ class PngSequenceWriter(Writer):
         super().__init__(output, spec, begin)
         if output.exists() and any(output.iterdir()):
             raise SwapcoreError(f"{output} already exists and is not empty: choose a new folder for the frames")
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))
+        self.staging = work_path(output, "frames", "")
+        self.staging.mkdir()
         self.results: list[Any] = []
 
     def write(self, frame: np.ndarray) -> None:

@@ -1,0 +1,112 @@
+"""Work in progress that a killed process leaves behind: named so it can be recognised, attributed and swept.
+
+Every file an output passes through before it is sealed (the encoding, the encoder's partial file, the signed
+copy before its rename, a PNG folder's staging) carries its owner's token in its name, `faceproof-work-` plus the
+machine's boot, the process ID and the process's start time, and each seal session that writes into a folder
+leaves an operation record there (`.faceproof-work-<token>-<id>.operation.json`: who, from what inputs, making
+what). A finished or aborted session removes its record. Whatever carries the token of a process that no longer
+runs (the same PID started at another time is another process) is a fragment of an interrupted operation:
+`sweep` deletes it and logs one `abort` custody event per interrupted operation, with the operation's inputs, so
+an auditor sees how every operation ended even when the process never could say.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from provenance.custody.log import AssetRef, CustodyLog, Event
+
+PREFIX = "faceproof-work-"
+_TOKEN = re.compile(rf"{PREFIX}(?P<boot>[0-9a-f]{{8}})-(?P<pid>\d+)-(?P<start>\d+)")
+RECORD_SUFFIX = ".operation.json"
+
+
+@dataclass(frozen=True)
+class Owner:
+    boot: str
+    pid: int
+    start: int  # the process's start time, in clock ticks after boot (/proc/PID/stat)
+
+    @property
+    def token(self) -> str:
+        return f"{PREFIX}{self.boot}-{self.pid}-{self.start}"
+
+    def alive(self) -> bool:
+        return self.boot == _boot_id() and _start_time(self.pid) == self.start
+
+
+@cache
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:8]
+    except OSError:  # not Linux: one boot as far as we can tell
+        return "0" * 8
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the name in parentheses may hold spaces
+
+
+def me() -> Owner:
+    return Owner(_boot_id(), os.getpid(), _start_time(os.getpid()) or 0)
+
+
+def work_path(final: Path, stage: str, suffix: str | None = None) -> Path:
+    """A hidden name beside `final` for one stage of making it (same file system, so finishing can rename it)."""
+    suffix = final.suffix if suffix is None else suffix
+    return final.with_name(f".{final.stem}.{stage}.{me().token}{suffix}")
+
+
+def owner_of(name: str) -> Owner | None:
+    found = _TOKEN.search(name)
+    return Owner(found["boot"], int(found["pid"]), int(found["start"])) if found else None
+
+
+def begin_operation(folder: Path, number: int, actor: str, inputs: tuple[AssetRef, ...], making: str) -> Path:
+    """Leave the record of one operation writing into `folder` (removed by `end_operation`)."""
+    record = folder / f".{me().token}-{number}{RECORD_SUFFIX}"
+    record.write_text(json.dumps({"actor": actor, "making": making,
+                                  "inputs": [{"sha256": ref.sha256, "name": ref.name} for ref in inputs]}))
+    return record
+
+
+def end_operation(record: Path) -> None:
+    record.unlink(missing_ok=True)
+
+
+def sweep(folder: Path, log: CustodyLog) -> list[str]:
+    """Delete the fragments that dead processes left in `folder` and log one `abort` per interrupted operation.
+
+    Returns the names deleted. Work of processes still running is left alone."""
+    if not folder.is_dir():
+        return []
+    dead = [path for path in folder.iterdir() if (owner := owner_of(path.name)) and not owner.alive()]
+    inside = [child for path in dead if path.is_dir() and not path.is_symlink() for child in path.iterdir()]
+    records = [path for path in (*dead, *inside) if path.name.endswith(RECORD_SUFFIX) and owner_of(path.name)]
+    for record in records:
+        log.append(_abort_event(record))
+    for path in dead:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+    return sorted(path.name for path in dead)
+
+
+def _abort_event(record: Path) -> Event:
+    owner = owner_of(record.name)
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):  # a record cut short by the kill itself: the operation still ended
+        data = {}
+    inputs = tuple(AssetRef(item["sha256"], item["name"]) for item in data.get("inputs", []))
+    return Event(kind="abort", actor=str(data.get("actor", "unknown")), inputs=inputs,
+                 reason=f"interrupted: process {owner.pid} ended without finishing {data.get('making', 'its output')}",
+                 parameters={"swept": record.name})
