@@ -6,7 +6,6 @@ pixel analysis is only evidence. Everything is read-only: nothing here creates k
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from provenance import manifest
+from provenance.custody.log import sha256_file
 from provenance.errors import ProvenanceError
 from provenance.home import custody_db_path, has_custody_log, keys_dir, watermark_key_path
 from provenance.keys import KeyStore
@@ -33,14 +33,6 @@ C2PA_MEANING = {
     "NoManifest": "The file carries no C2PA manifest: its origin is not documented (most videos have none).",
     "Unsupported": "C2PA manifests cannot be read from this file format.",
 }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def c2pa_finding(path: Path) -> dict[str, Any]:
@@ -111,7 +103,7 @@ def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any], *
     reader's own upload of the same file does not count): otherwise it would name another organisation's output
     and when it was made. The watermark finding itself stays, since it is read from the file's own pixels.
     """
-    sha256 = sha256_of(path)
+    sha256 = sha256_file(path)
     registry = None
     watermark_id = watermark.get("watermark_id")
     if watermark_id is not None and custody_db_path().exists():  # the registry always lives in the SQLite file

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from provenance.custody.log import sha256_file
 from swapcore import __version__, media
 from swapcore.alignments import Alignments, Face, Frame
 from swapcore.errors import MediaError, SwapcoreError
@@ -60,14 +61,6 @@ class _Source:
     total: int
     frames: Iterator[tuple[int, str, np.ndarray]]
     is_video: bool
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _safe_stem(name: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from detector import analyse
-from detector.origin import sha256_of
+from provenance.custody.log import sha256_file
 from swapcore.convert import convert
 from tests.test_convert import model_dir, sealer, short_clip  # noqa: F401  (fixtures: lite model, keys, d3 clip)
 
@@ -24,7 +24,7 @@ def test_faceproof_swap_scores_higher_and_its_provenance_is_reported(short_clip,
     mark = provenance.watermark
     assert mark["tested"] and mark["present"] and mark["watermark_id"] is not None
     assert provenance.registry["watermark_id"] == mark["watermark_id"]
-    assert provenance.registry["output_sha256"] == sha256_of(output)
+    assert provenance.registry["output_sha256"] == sha256_file(output)
     assert "sign" in {event.get("kind") for event in provenance.custody}
     page = swapped.write_html(tmp_path / "swap.html").read_text()
     assert "faceproof watermark found" in page and provenance.registry["output_name"] in page

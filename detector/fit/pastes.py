@@ -18,9 +18,8 @@ import cv2
 import numpy as np
 
 from swapcore.convert.color import get as colour_method
-from swapcore.faces.align import umeyama
+from swapcore.faces.align import face_outline, umeyama
 from swapcore.faces.landmarks import FaceShape
-from swapcore.training.augment import FACE_OUTLINE
 
 FAMILIES = ("hard", "nocolour", "feather", "poisson", "lowres", "jitter", "hull5")
 RENDER_WIDTH = 64  # lowres: the donor face's width in pixels before it is enlarged again
@@ -34,10 +33,7 @@ def _fill(polygon: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _five_point_polygon(points68: np.ndarray) -> np.ndarray:
     """The face polygon the 5-point masks draw (eyes, nose and mouth corners grown out to brow, cheeks, chin)."""
-    five = FaceShape(points68).five
-    eyes = (five[0] + five[1]) / 2
-    across, down = five[1] - five[0], (five[3] + five[4]) / 2 - eyes
-    return np.array([eyes + a * across + d * down for a, d in FACE_OUTLINE])
+    return face_outline(FaceShape(points68).five)
 
 
 def _feather(mask: np.ndarray, sigma: float) -> np.ndarray:

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from provenance.custody.log import sha256_file
 from provenance.seal import Sealer, SealRequest
 from provenance.work import sweep
 from swapcore import media
 from swapcore.convert.blend import BlendSettings
 from swapcore.convert.pipeline import Progress, SwapSettings, compose, output_size, parse_frames, swap_frames
 from swapcore.convert.writers import OutputSpec, SealSession, open_writer
-from swapcore.extract import sha256_file
 from swapcore.pipelining import write_behind
 from swapcore.train import LoadedModel, load_model
 from swapcore.training import bundle

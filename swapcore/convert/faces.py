@@ -17,7 +17,7 @@ import numpy as np
 from swapcore import alignments as alignments_file
 from swapcore.convert.smoothing import Observation
 from swapcore.errors import SwapcoreError
-from swapcore.extract import sha256_file
+from provenance.custody.log import sha256_file
 from swapcore.faces.detectors import create
 from swapcore.faces.track import Tracker
 

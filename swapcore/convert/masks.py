@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from swapcore.errors import SwapcoreError
+from swapcore.faces.align import face_outline
 from swapcore.faces.landmarks import LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
-from swapcore.training.augment import face_outline
 
 # (5 crop landmarks, 68 crop landmarks or None, learned mask or None, crop size) -> S x S mask
 Builder = Callable[[np.ndarray, np.ndarray | None, np.ndarray | None, int], np.ndarray]
@@ -64,9 +63,10 @@ def needs_dense(kind: str) -> bool:
 def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     """The face polygon around the 5 crop landmarks (the same outline training weighted), filled.
 
-    Uses training's outline so the swap covers exactly the region the model was taught to render.
+    The same outline training weights (`swapcore.faces.align.face_outline`), so the swap covers exactly the
+    region the model was taught to render.
     """
-    polygon = face_outline(torch.from_numpy(np.asarray(landmarks, np.float32))[None])[0].numpy()
+    polygon = face_outline(landmarks)
     return _fill([polygon], size)
 
 

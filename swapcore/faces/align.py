@@ -70,3 +70,18 @@ def crop_with(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(points) @ matrix[:, :2].T + matrix[:, 2]
+
+
+# The face outline as (across, down) multiples of (eye-to-eye, eye-centre-to-mouth-centre) from the eye centre:
+# forehead, temples, cheeks, jaw and chin around the 5 landmarks, in order round the face.
+FACE_OUTLINE = (
+    (-0.9, -0.8), (0.9, -0.8), (1.05, 0.2), (0.9, 1.1), (0.45, 1.65), (-0.45, 1.65), (-0.9, 1.1), (-1.05, 0.2),
+)
+
+
+def face_outline(points5: np.ndarray) -> np.ndarray:
+    """The face polygon (8 x 2) around 5 landmarks: their hull grown out to forehead, cheeks and chin."""
+    points5 = np.asarray(points5, np.float64)
+    eyes = (points5[0] + points5[1]) / 2
+    across, down = points5[1] - points5[0], (points5[3] + points5[4]) / 2 - eyes
+    return np.array([eyes + a * across + d * down for a, d in FACE_OUTLINE])

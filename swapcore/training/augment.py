@@ -15,12 +15,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from swapcore.faces.align import FACE_OUTLINE
+
 WARP_POINTS = 5
-# The face outline as (across, down) multiples of (eye-to-eye, eye-centre-to-mouth-centre) from the eye centre:
-# forehead, temples, cheeks, jaw and chin around the 5 landmarks, in order round the face.
-FACE_OUTLINE = (
-    (-0.9, -0.8), (0.9, -0.8), (1.05, 0.2), (0.9, 1.1), (0.45, 1.65), (-0.45, 1.65), (-0.9, 1.1), (-1.05, 0.2),
-)
 
 
 @dataclass(frozen=True)
@@ -144,7 +141,7 @@ def _segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tens
 
 
 def face_outline(landmarks: torch.Tensor) -> torch.Tensor:
-    """The face polygon (B x 8 x 2) around the 5 landmarks: their hull grown out to forehead, cheeks and chin."""
+    """`swapcore.faces.align.face_outline` for a batch on the training device (B x 8 x 2)."""
     eyes = (landmarks[:, 0] + landmarks[:, 1]) / 2
     across = landmarks[:, 1] - landmarks[:, 0]
     down = (landmarks[:, 3] + landmarks[:, 4]) / 2 - eyes
