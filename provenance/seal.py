@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,19 +146,25 @@ class Sealer:
         self.log.store.close()
 
     def begin(self, request: SealRequest) -> SealSession:
-        """Check the request and consents, ingest its inputs, and reserve a watermark ID."""
+        """Check the request and consents, ingest its inputs, reserve a watermark ID and log the `begin` of this
+        output (it ends in `sign` or `abort`, so an auditor can list what began and never ended)."""
         request.check()
         consents = require_consent(self.log, request.consents) if request.consents else []
-        inputs = self._ingest(request)
-        return SealSession(self, request, inputs, consents, self.registry.allocate_id())
+        watermark_id = self.registry.allocate_id()
+        inputs = self._ingest(request, Event(
+            kind="begin", actor=request.actor, parameters={"title": request.title, "kind": request.kind,
+                                                            "watermark_id": watermark_id},
+            identities=tuple(record.identity for record in consents)))
+        return SealSession(self, request, inputs, consents, watermark_id)
 
-    def _ingest(self, request: SealRequest) -> tuple[AssetRef, ...]:
-        """Hash every input; log an ingest event for content the log has never seen (once per content)."""
+    def _ingest(self, request: SealRequest, begin: Event) -> tuple[AssetRef, ...]:
+        """Hash every input; log an ingest event for content the log has never seen (once per content), then
+        `begin` with the inputs, in one durable append."""
         paths = list(dict.fromkeys(Path(p) for p in (*request.inputs, *([request.parent] if request.parent else []))))
         refs = tuple(AssetRef(sha256_file(path), path.name) for path in paths)
         new = [ref for ref in dict.fromkeys(refs) if not self.log.store.lookup(f"sha256:{ref.sha256}")]
-        if new:
-            self.log.append_many([Event(kind="ingest", actor=request.actor, inputs=(ref,)) for ref in new])
+        ingests = [Event(kind="ingest", actor=request.actor, inputs=(ref,)) for ref in new]
+        self.log.append_many([*ingests, replace(begin, inputs=refs)])
         return refs
 
 

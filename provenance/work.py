@@ -7,7 +7,8 @@ leaves an operation record there (`.faceproof-work-<token>-<id>.operation.json`:
 what). A finished or aborted session removes its record. Whatever carries the token of a process that no longer
 runs (the same PID started at another time is another process) is a fragment of an interrupted operation:
 `sweep` deletes it and logs one `abort` custody event per interrupted operation, with the operation's inputs, so
-an auditor sees how every operation ended even when the process never could say.
+an auditor sees how every operation ended even when the process never could say. Every seal session logs a
+`begin` when it starts; `open_operations` lists those that no `sign` or `abort` has ended.
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ def _abort_event(record: Path) -> Event:
     except (OSError, ValueError):  # a record cut short by the kill itself: the operation still ended
         data = {}
     inputs = tuple(AssetRef(item["sha256"], item["name"]) for item in data.get("inputs", []))
+    watermark_id = int(record.name[: -len(RECORD_SUFFIX)].rsplit("-", 1)[1])
     return Event(kind="abort", actor=str(data.get("actor", "unknown")), inputs=inputs,
                  reason=f"interrupted: process {owner.pid} ended without finishing {data.get('making', 'its output')}",
-                 parameters={"swept": record.name})
+                 parameters={"swept": record.name, "watermark_id": watermark_id})
+
+
+def open_operations(log: CustodyLog) -> list[dict]:
+    """The `begin` events of outputs that neither a `sign` nor an `abort` has ended (still running, or
+    interrupted where no sweep has yet looked), oldest first."""
+    ended = {event["parameters"].get("watermark_id") for kind in ("sign", "abort") for event in log.events_of_kind(kind)}
+    return [event for event in log.events_of_kind("begin") if event["parameters"]["watermark_id"] not in ended]

@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 from provenance import manifest
 from provenance.consent import record_consent
 from provenance.custody.log import sha256_file
+from provenance.work import open_operations
 from provenance.errors import ConsentError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
@@ -372,7 +373,7 @@ convert(sys.argv[5], sys.argv[6], sys.argv[7], actor="killed@studio")
 
 @pytest.mark.parametrize("point", list(_KILLED_AT))
 def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_trusted(
-        short_clip, model_dir, sealer, tmp_path, point):
+        short_clip, model_dir, sealer, tmp_path, capsys, point):
     import sys
 
     out = tmp_path / "out"
@@ -385,6 +386,11 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
     assert left and all("faceproof-work-" in name for name in left) and "x.mp4" not in left
     assert any(name.endswith(".operation.json") for name in left)
     aborts_before = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
+    signed = point.startswith("after signing")  # its sign event ends it in the log; the sweep adds the abort
+    begun = open_operations(sealer.log)  # the killed one, unless it was signed: begun, never ended
+    assert [event["actor"] for event in begun] == ([] if signed else ["killed@studio"])
+    call_command("custody", "log", "--open")
+    assert f"{len(begun)} operation(s) begun and not ended" in capsys.readouterr().out
 
     result = convert(short_clip, model_dir, out / "x.mp4", sealer=sealer, actor="producer@studio")
     assert sorted(p.name for p in out.iterdir()) == ["x.mp4"]  # every fragment swept, nothing unsigned remains
@@ -392,6 +398,6 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
     aborts = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
     assert len(aborts) == len(aborts_before) + 1  # exactly one abort for the one interrupted operation
     assert aborts[-1]["actor"] == "killed@studio" and "interrupted: process" in aborts[-1]["reason"]
-    assert sealer.log.verify().ok
+    assert sealer.log.verify().ok and open_operations(sealer.log) == []
     assert convert(short_clip, model_dir, out / "y.mp4", sealer=sealer, actor="producer@studio").output.exists()
     assert len([e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]) == len(aborts)

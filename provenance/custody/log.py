@@ -33,7 +33,8 @@ from provenance.errors import CustodyError
 
 EVENT_KINDS = frozenset(
     {"ingest", "extract", "train", "convert", "watermark", "sign", "export", "download", "verify", "delete", "consent",
-     "abort"}  # abort: work stopped before delivering its output; `reason` says why
+     "abort", "begin"}  # begin: a seal session started making an output (parameters: its watermark_id); it ends
+    # in a `sign` of that output or an `abort` (work stopped before delivering it; `reason` says why)
 )
 RECORD_VERSION = 1
 CHECKPOINT_HEADER = "faceproof custody checkpoint v1"

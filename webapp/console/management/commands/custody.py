@@ -14,6 +14,7 @@ from provenance.errors import CustodyError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
 from provenance.seal import installation_log
+from provenance.work import open_operations
 from webapp.console.base import StageCommand
 
 
@@ -57,6 +58,8 @@ class Command(StageCommand):
         export.add_argument("--known-size", type=int, help="add a consistency proof from this earlier tree size")
         listing = actions.add_parser("log", help="print the latest events")
         listing.add_argument("--limit", type=int, default=20)
+        listing.add_argument("--open", action="store_true",
+                             help="instead, the outputs whose making began and has not ended (signed or aborted)")
 
     def run(self, **options):
         action = options["action"]
@@ -123,6 +126,13 @@ class Command(StageCommand):
         self.stdout.write(f"auditor bundle written to {path} (check it with: faceproof custody verify {path.name})")
 
     def _log(self, log: CustodyLog, options) -> None:
+        if options["open"]:
+            begun = open_operations(log)
+            for event in begun:
+                self.stdout.write(f"{_event_line(event)}  (watermark ID {event['parameters']['watermark_id']})")
+            self.stdout.write(f"{len(begun)} operation(s) begun and not ended: running now, or interrupted where no "
+                              "conversion or training has swept since")
+            return
         size = log.store.size()
         for entry in log.store.entries(max(0, size - options["limit"])):
             self.stdout.write(_event_line(json.loads(entry.body)))
