@@ -85,13 +85,16 @@ def end_operation(record: Path) -> None:
     record.unlink(missing_ok=True)
 
 
-def sweep(folder: Path, log: CustodyLog) -> list[str]:
+def sweep(folder: Path, log: CustodyLog | None) -> list[str]:
     """Delete the fragments that dead processes left in `folder` and log one `abort` per interrupted operation.
 
-    Returns the names deleted. Work of processes still running is left alone."""
+    Returns the names deleted. Work of processes still running is left alone. Without a `log` (a caller that
+    cannot write to it), operation records stay for a sweep that can, and only the other fragments go."""
     if not folder.is_dir():
         return []
     dead = [path for path in folder.iterdir() if (owner := owner_of(path.name)) and not owner.alive()]
+    if log is None:
+        dead = [path for path in dead if not path.name.endswith(RECORD_SUFFIX) and not _holds_records(path)]
     inside = [child for path in dead if path.is_dir() and not path.is_symlink() for child in path.iterdir()]
     records = [path for path in (*dead, *inside) if path.name.endswith(RECORD_SUFFIX) and owner_of(path.name)]
     for record in records:
@@ -99,6 +102,22 @@ def sweep(folder: Path, log: CustodyLog) -> list[str]:
     for path in dead:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
     return sorted(path.name for path in dead)
+
+
+def _holds_records(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and any(c.name.endswith(RECORD_SUFFIX) for c in path.iterdir())
+
+
+def sweep_tree(root: Path, log: CustodyLog) -> list[str]:
+    """`sweep` every folder under `root` that holds work of a dead process (what `faceproof serve` does at start
+    over the web app's media, where jobs and uploads write)."""
+    swept: list[str] = []
+    for folder, subfolders, files in os.walk(root):
+        if any(PREFIX in name for name in (*subfolders, *files)):
+            gone = sweep(Path(folder), log)
+            swept += [str(Path(folder, name).relative_to(root)) for name in gone]
+            subfolders[:] = [name for name in subfolders if name not in gone]
+    return swept
 
 
 def _abort_event(record: Path) -> Event:

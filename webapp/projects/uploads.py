@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 from PIL import Image, UnidentifiedImageError
 
+from provenance.work import me, sweep
 from swapcore import media
 from swapcore.errors import FrameTooLargeError, MediaError
 
@@ -180,7 +181,8 @@ def store(upload: UploadedFile, folder: str, allowed: tuple[str, ...]) -> Stored
         raise ValidationError("the file is empty")
     target_dir = Path(settings.MEDIA_ROOT) / folder
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    staging = target_dir / f".incoming-{uuid.uuid4().hex}"
+    sweep(target_dir, None)  # uploads a killed server left half-written
+    staging = target_dir / f".incoming-{uuid.uuid4().hex}.{me().token}"  # attributable: see provenance.work
     digest = hashlib.sha256()
     try:
         with os.fdopen(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:

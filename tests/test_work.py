@@ -1,0 +1,57 @@
+"""Work files of killed processes: recognised by their owner's token, swept, and each interruption logged once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+
+from provenance.seal import installation_keys, installation_log
+from provenance.work import RECORD_SUFFIX, me, open_operations, owner_of, sweep, sweep_tree
+
+_DIE_MID_WORK = """
+import os, sys
+from pathlib import Path
+from provenance.custody.log import AssetRef
+from provenance.work import begin_operation, work_path
+folder = Path(sys.argv[1])
+work_path(folder / "x.mp4", "encoding").write_bytes(b"unsigned")
+begin_operation(folder, 7, "alice@studio", (AssetRef("ab" * 32, "target.mp4"),), "x.mp4")
+os._exit(0)  # no clean-up, as under SIGKILL
+"""
+
+
+def _die_mid_work(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-c", _DIE_MID_WORK, str(folder)], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_a_process_is_known_by_its_pid_and_start_time():
+    mine = me()
+    assert mine.alive() and owner_of(f".x.encoding.{mine.token}.mp4") == mine
+    assert not replace(mine, start=mine.start + 1).alive()  # the same PID started at another time
+    assert owner_of("x.mp4") is None
+
+
+def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
+    installation_keys()
+    log = installation_log(writable=True)
+    outputs = tmp_path / "media" / "org_1" / "project_1" / "outputs"
+    _die_mid_work(outputs)
+    live = outputs / f".y.encoding.{me().token}.mp4"
+    live.write_bytes(b"still being written")
+    (outputs / "done.mp4").write_bytes(b"a delivered file")
+
+    assert len(sweep(outputs, None)) == 1  # without a log: the fragment goes, the record waits for a log
+    assert [p.name for p in outputs.iterdir() if p.name.endswith(RECORD_SUFFIX)]
+    swept = sweep_tree(tmp_path / "media", log)
+    assert len(swept) == 1 and swept[0].startswith("org_1/project_1/outputs/")
+    assert sorted(p.name for p in outputs.iterdir()) == sorted(["done.mp4", live.name])
+    (abort,) = log.events_of_kind("abort")
+    assert abort["actor"] == "alice@studio" and abort["inputs"][0]["name"] == "target.mp4"
+    assert abort["reason"].startswith("interrupted: process") and abort["parameters"]["watermark_id"] == 7
+    assert sweep_tree(tmp_path / "media", log) == [] and len(log.events_of_kind("abort")) == 1
+    assert log.verify().ok and open_operations(log) == []
