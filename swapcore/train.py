@@ -63,8 +63,9 @@ def train(
         require_consent(sealer.log, names)  # before the faces are even read
         size = config.size or architecture(config.arch).default_size
         facesets = [load_faces(folder, size, holdout=config.holdout) for folder in face_dirs]
-        for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
-            sweep(folder, sealer.log)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 owns the model folder
+            for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
+                sweep(folder, sealer.log)
         previews = SealedPreviews(sealer, actor or getpass.getuser(), names)
         return Trainer(facesets, Path(model_dir), config, previews).run(progress)
     finally:

@@ -276,3 +276,47 @@ def test_previews_are_signed_watermarked_and_registered(learned, training_faces,
         assert entry is not None and entry.output_name == path.name
         assert entry.output_sha256 == sha256_file(path)
     assert not list(model_dir.rglob(".*"))  # no encoding or sealing leftovers
+
+
+_RANK = """
+import hashlib, sys
+from pathlib import Path
+from swapcore.training import trainer
+
+original = trainer.Trainer.run
+
+def run(self, progress=None):
+    summary = original(self, progress)
+    weights = b"".join(t.detach().cpu().numpy().tobytes() for t in self.model.state_dict().values())
+    Path(sys.argv[1], f"rank{self.world.rank}.txt").write_text(f"{hashlib.sha256(weights).hexdigest()} {self.iteration}")
+    return summary
+
+trainer.Trainer.run = run
+from swapcore.train import train
+train(sys.argv[3:], sys.argv[2], arch="lite", batch=2, iterations=4, save_every=2, actor="ddp@test")
+"""
+
+
+def test_two_torchrun_processes_train_one_model(training_faces, training_consent, tmp_path):
+    """torchrun with two CPU processes (gloo): both replicas take the same steps and end with the same weights,
+    which are the ones rank 0 alone wrote to the folder, with each save recorded once."""
+    import hashlib
+    import os
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    model_dir, script = tmp_path / "model", tmp_path / "rank.py"
+    script.write_text(_RANK)
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(port), str(script), str(tmp_path), str(model_dir), *map(str, training_faces)],
+        cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, timeout=300)
+    assert run.returncode == 0, run.stderr.decode()[-3000:]
+    ranks = [(tmp_path / f"rank{rank}.txt").read_text().split() for rank in (0, 1)]
+    assert ranks[0] == ranks[1] and ranks[0][1] == "4"
+    saved = bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)
+    weights = b"".join(t.numpy().tobytes() for t in saved["model"].values())
+    assert saved["iteration"] == 4 and hashlib.sha256(weights).hexdigest() == ranks[0][0]
+    assert [row["iteration"] for row in report.read_metrics(model_dir)] == [0, 2, 4]

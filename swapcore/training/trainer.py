@@ -26,7 +26,7 @@ from swapcore import __version__
 from swapcore.errors import SwapcoreError
 from swapcore.models import SwapModel, create
 from swapcore.training import augment as aug
-from swapcore.training import bundle, losses, report
+from swapcore.training import bundle, distributed, losses, report
 from swapcore.training.data import FaceSet
 
 log = logging.getLogger("swapcore.training")
@@ -143,6 +143,9 @@ class Trainer:
         self.previews = previews  # None only for step-level use (benchmarks): saving needs it
         self.names = [face_set.name for face_set in facesets]
         self.device = pick_device(config.device)
+        self.world = distributed.join(self.device.type)
+        if self.world.shared and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)  # torchrun: one GPU per process
         self.bf16 = wants_bf16(config.precision, self.device)
         self.terms = losses.parse_spec(config.loss)
         self.model = self._build_model()
@@ -150,7 +153,7 @@ class Trainer:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, **self._adam_options())
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed + self.world.rank)  # each rank its own faces
         self.encoder, self.decoders = self._runners()
         self.images = [face_set.images.to(self.device) for face_set in facesets]
         self.landmarks = [face_set.landmarks.to(self.device) for face_set in facesets]
@@ -175,12 +178,9 @@ class Trainer:
         return {"fused": True} if self.device.type in ("cpu", "cuda") else {}
 
     def _runners(self) -> tuple[nn.Module, list[nn.Module]]:
-        """The modules the hot loop calls: compiled and/or spread over GPUs when asked and available."""
-        encoder: nn.Module = self.model.encoder
-        decoders: list[nn.Module] = list(self.model.decoders)
-        if self.device.type == "cuda" and torch.cuda.device_count() > 1:
-            encoder = nn.DataParallel(encoder)
-            decoders = [nn.DataParallel(decoder) for decoder in decoders]
+        """The modules the hot loop calls: replicated over torchrun's processes and/or compiled when asked."""
+        encoder = distributed.replicate(self.model.encoder, self.world, self.device)
+        decoders = [distributed.replicate(decoder, self.world, self.device) for decoder in self.model.decoders]
         if self.config.compile:
             encoder = torch.compile(encoder)
             decoders = [torch.compile(decoder) for decoder in decoders]
@@ -209,10 +209,13 @@ class Trainer:
         if self.previews is None:
             raise SwapcoreError("training needs a sealer for its previews (swapcore.train.train passes one)")
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        if (self.model_dir / bundle.MODEL_JSON).exists():
+        resuming = (self.model_dir / bundle.MODEL_JSON).exists()
+        distributed.barrier(self.world)  # every rank has looked before rank 0 writes
+        if resuming:
             self._resume()
         else:
-            bundle.write_json_atomic(self.model_dir / bundle.MODEL_JSON, self.model_description())
+            if self.world.main:
+                bundle.write_json_atomic(self.model_dir / bundle.MODEL_JSON, self.model_description())
             self.save(train_losses={}, eg_per_s=0.0)
 
     def _resume(self) -> None:
@@ -230,11 +233,12 @@ class Trainer:
         changed = [
             s.name for s, old in zip(self.facesets, existing["identities"]) if s.data_sha256 != old["data_sha256"]
         ]
-        if changed:
+        if changed and self.world.main:
             log.warning("training data changed since the last run for %s; model.json updated", ", ".join(changed))
             bundle.write_json_atomic(self.model_dir / bundle.MODEL_JSON, self.model_description())
         self.restore(bundle.load_checkpoint(self.model_dir, self.device, warn=log.warning))
-        report.truncate_metrics(self.model_dir, self.iteration)
+        if self.world.main:
+            report.truncate_metrics(self.model_dir, self.iteration)
         log.info("resumed %s at iteration %d", self.model_dir, self.iteration)
 
     def state(self) -> dict[str, Any]:
@@ -259,6 +263,8 @@ class Trainer:
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         self.iteration = int(state["iteration"])
         self.plateau = dict(state["plateau"])
+        if self.world.shared:  # rank 0's saved generator would give every rank the same faces
+            self.generator.manual_seed(self.config.seed + self.world.rank + self.world.size * self.iteration)
 
     # ----- one iteration ----------------------------------------------------------------------------------
     def _sample(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -298,7 +304,7 @@ class Trainer:
         batch = aug.augment(images, landmarks, params, self.config.augment)
         per_identity = self._identity_losses(batch)
         total = per_identity.sum()
-        if not torch.isfinite(total):
+        if distributed.any_rank(self.world, not bool(torch.isfinite(total)), self.device):  # all roll back together
             self.roll_back(f"the loss became {total.item()} at iteration {self.iteration + 1}")
             return None
         self.optimizer.zero_grad(set_to_none=True)
@@ -353,9 +359,18 @@ class Trainer:
         return Evaluation(loss, ssim), rows
 
     def save(self, train_losses: dict[str, float], eg_per_s: float) -> Evaluation:
-        """Checkpoint, then the held-out evaluation, metrics row, preview grid and loss curve."""
-        bundle.save_checkpoint(self.model_dir, self.state())
+        """Checkpoint, then the held-out evaluation, metrics row, preview grid and loss curve (written by rank 0;
+        every rank evaluates, so all take the same plateau decision)."""
         evaluation, rows = self.evaluate()
+        self.consecutive_rollbacks = 0
+        if self.world.main:
+            self._write(evaluation, rows, train_losses, eg_per_s)
+        distributed.barrier(self.world)  # a roll-back on any rank reads what rank 0 wrote
+        return evaluation
+
+    def _write(self, evaluation: Evaluation, rows: list[tuple[str, torch.Tensor]], train_losses: dict[str, float],
+               eg_per_s: float) -> None:
+        bundle.save_checkpoint(self.model_dir, self.state())
         report.append_metrics(self.model_dir, {
             "iteration": self.iteration,
             "time": time.time(),
@@ -366,8 +381,6 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
         })
         self.previews.write(self.model_dir, self.iteration, self.config.arch, report.preview_grid(rows))
-        self.consecutive_rollbacks = 0
-        return evaluation
 
     def plateaued(self, evaluation: Evaluation) -> bool:
         """True once `plateau_patience` saves in a row brought no real held-out improvement."""
@@ -389,18 +402,16 @@ class Trainer:
         reason, evaluation, last_losses = "iterations", None, {}
         with stop_on_signals(stop):
             while self.iteration < self.config.iterations:
-                if stop.is_set():
-                    reason = "interrupted"
-                    break
-                if self.config.time_limit is not None and time.perf_counter() - started >= self.config.time_limit:
-                    reason = "time limit"
+                timed_out = self.config.time_limit is not None and time.perf_counter() - started >= self.config.time_limit
+                if distributed.any_rank(self.world, stop.is_set() or timed_out, self.device):  # all stop together
+                    reason = "time limit" if timed_out else "interrupted"
                     break
                 per_identity = self.step()
                 if per_identity is None:
                     interval = _Interval(len(self.names), self.config.batch * len(self.names))
                     continue
                 interval.add(per_identity)
-                if progress:
+                if progress and self.world.main:
                     progress(Progress(self.iteration, self.config.iterations, interval.last(self.names),
                                       interval.rate(), time.perf_counter() - started))
                 if self.iteration % self.config.save_every == 0:
