@@ -152,8 +152,8 @@ class Sealer:
         consents = require_consent(self.log, request.consents) if request.consents else []
         watermark_id = self.registry.allocate_id()
         inputs = self._ingest(request, Event(
-            kind="begin", actor=request.actor, parameters={"title": request.title, "kind": request.kind,
-                                                            "watermark_id": watermark_id},
+            kind="begin", actor=request.actor, reason=f"making {request.title or 'an output'}",
+            parameters={"title": request.title, "kind": request.kind, "watermark_id": watermark_id},
             identities=tuple(record.identity for record in consents)))
         return SealSession(self, request, inputs, consents, watermark_id)
 
