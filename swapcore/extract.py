@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from provenance.custody.log import sha256_file
+from provenance.work import sweep, work_path
 from swapcore import __version__, media
 from swapcore.alignments import Alignments, Face, Frame
 from swapcore.errors import MediaError, SwapcoreError
@@ -247,7 +248,8 @@ def _apply_reference(alignments: Alignments, staging: Path, threshold: float) ->
 def _prepare_staging(out_dir: Path, overwrite: bool) -> Path:
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise SwapcoreError(f"{out_dir} already exists and is not empty (use --overwrite to replace it)")
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    sweep(out_dir.parent, None)  # staging folders that killed extractions left here
+    staging = work_path(out_dir, "partial", "")  # attributable to this process (provenance.work)
     shutil.rmtree(staging, ignore_errors=True)
     (staging / FACES_DIR).mkdir(parents=True)
     return staging

@@ -55,3 +55,16 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     assert abort["reason"].startswith("interrupted: process") and abort["parameters"]["watermark_id"] == 7
     assert sweep_tree(tmp_path / "media", log) == [] and len(log.events_of_kind("abort")) == 1
     assert log.verify().ok and open_operations(log) == []
+
+
+def test_a_killed_extraction_leaves_a_staging_folder_that_the_next_one_removes(tmp_path):
+    from swapcore.extract import extract
+    from tests.conftest import shared_file
+
+    die = ("import os, sys; from pathlib import Path; from swapcore.extract import _prepare_staging; "
+           "staging = _prepare_staging(Path(sys.argv[1]), False); (staging / 'faces' / 'a.png').write_bytes(b'x'); "
+           "os._exit(0)")
+    subprocess.run([sys.executable, "-c", die, str(tmp_path / "faces_a")], check=True, cwd=Path(__file__).parent.parent)
+    (staging,) = [p for p in tmp_path.iterdir() if "faceproof-work-" in p.name]
+    extract(shared_file("images/astronaut.png"), tmp_path / "faces_b", size=64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces_b"] and not staging.exists()
