@@ -37,7 +37,7 @@ from provenance.home import custody_db_path, custody_url, keys_dir, watermark_ke
 from provenance.keys import KeyStore, SigningIdentity
 from provenance.registry import RegistryEntry, WatermarkRegistry
 from provenance.watermark import FrameEmbedder, key_fingerprint, load_or_create_watermark_key
-from provenance.work import begin_operation, end_operation, work_path
+from provenance.work import begin_operation, end_operation, me, work_path
 
 KINDS = ("video", "image")
 
@@ -153,7 +153,8 @@ class Sealer:
         watermark_id = self.registry.allocate_id()
         inputs = self._ingest(request, Event(
             kind="begin", actor=request.actor, reason=f"making {request.title or 'an output'}",
-            parameters={"title": request.title, "kind": request.kind, "watermark_id": watermark_id},
+            parameters={"title": request.title, "kind": request.kind, "watermark_id": watermark_id,
+                        "owner": me().token},  # a sweep ends the begin of a process that dies before any record
             identities=tuple(record.identity for record in consents)))
         return SealSession(self, request, inputs, consents, watermark_id)
 
@@ -243,11 +244,12 @@ class SealSession:
             end_operation(self._record)
 
     def _record_abort(self, reason: str) -> None:
-        self._end()
+        self._open = False
         self._sealer.log.append(Event(
             kind="abort", actor=self.request.actor, inputs=self.inputs, reason=reason or "aborted",
             parameters={"title": self.request.title, "watermark_id": self.watermark_id}, identities=self._identities(),
         ))
+        self._end()  # only once the abort is durable: a kill in between leaves the record; the sweep sees this abort
 
     def _identities(self) -> tuple[str, ...]:
         return tuple(record.identity for record in self.consents)

@@ -8,7 +8,10 @@ what). A finished or aborted session removes its record. Whatever carries the to
 runs (the same PID started at another time is another process) is a fragment of an interrupted operation:
 `sweep` deletes it and logs one `abort` custody event per interrupted operation, with the operation's inputs, so
 an auditor sees how every operation ended even when the process never could say. Every seal session logs a
-`begin` when it starts; `open_operations` lists those that no `sign` or `abort` has ended.
+`begin` naming its owner when it starts; `open_operations` lists those that no `sign` or `abort` has ended, and a
+sweep with the log also ends the begins of this machine's dead processes that left no record (killed before
+writing anything). An operation is aborted once whichever way the sweep finds it, and never once its output was
+delivered signed.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import json
 import os
 import re
 import shutil
+import socket
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from provenance.custody.log import AssetRef, CustodyLog, Event
+from provenance.custody.log import AssetRef, CustodyLog, Event, sha256_file
 
 PREFIX = "faceproof-work-"
 _TOKEN = re.compile(rf"{PREFIX}(?P<boot>[0-9a-f]{{8}})-(?P<pid>\d+)-(?P<start>\d+)")
@@ -97,8 +101,9 @@ def sweep(folder: Path, log: CustodyLog | None) -> list[str]:
         dead = [path for path in dead if not path.name.endswith(RECORD_SUFFIX) and not _holds_records(path)]
     inside = [child for path in dead if path.is_dir() and not path.is_symlink() for child in path.iterdir()]
     records = [path for path in (*dead, *inside) if path.name.endswith(RECORD_SUFFIX) and owner_of(path.name)]
-    for record in records:
-        log.append(_abort_event(record))
+    if log is not None:
+        interrupted = [_abort_event(record) for record in records if not _delivered(record, folder, log)]
+        _log_aborts(log, [*interrupted, *map(_begin_abort_event, _dead_begins(log))])
     for path in dead:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
     return sorted(path.name for path in dead)
@@ -120,17 +125,61 @@ def sweep_tree(root: Path, log: CustodyLog) -> list[str]:
     return swept
 
 
-def _abort_event(record: Path) -> Event:
-    owner = owner_of(record.name)
+def _delivered(record: Path, folder: Path, log: CustodyLog) -> bool:
+    """Whether the process died after its signed output was in place (only the clean-up was left undone)."""
+    if record.parent != folder:  # inside a dead staging folder: that folder is never delivered
+        return False
+    watermark_id = _watermark_id(record)
+    output = folder / _read_record(record).get("making", "")
+    signed = {ref["sha256"] for event in log.events_of_kind("sign") if event["parameters"].get("watermark_id") == watermark_id
+              for ref in event["outputs"]}
+    return bool(signed) and output.is_file() and sha256_file(output) in signed
+
+
+def _log_aborts(log: CustodyLog, aborts: list[Event]) -> None:
+    """Append the aborts of operations not yet aborted, one per watermark ID, in one durable batch."""
+    done = {event["parameters"].get("watermark_id") for event in log.events_of_kind("abort")}
+    new = []
+    for event in aborts:
+        if event.parameters["watermark_id"] not in done:
+            done.add(event.parameters["watermark_id"])
+            new.append(event)
+    if new:
+        log.append_many(new)
+
+
+def _dead_begins(log: CustodyLog) -> list[dict]:
+    """Open begins of processes of this machine that no longer run (another machine's could still be running)."""
+    host = socket.gethostname()
+    return [event for event in open_operations(log) if event["host"] == host
+            and (owner := owner_of(event["parameters"].get("owner", ""))) and not owner.alive()]
+
+
+def _begin_abort_event(begin: dict) -> Event:
+    owner = owner_of(begin["parameters"]["owner"])
+    return Event(kind="abort", actor=begin["actor"], inputs=tuple(AssetRef(**ref) for ref in begin["inputs"]),
+                 reason=f"interrupted: process {owner.pid} ended without finishing {begin['parameters'].get('title') or 'its output'}",
+                 parameters={"watermark_id": begin["parameters"]["watermark_id"], "begin": begin["seq"]},
+                 identities=tuple(begin["identities"]))
+
+
+def _read_record(record: Path) -> dict:
     try:
-        data = json.loads(record.read_text())
+        return json.loads(record.read_text())
     except (OSError, ValueError):  # a record cut short by the kill itself: the operation still ended
-        data = {}
+        return {}
+
+
+def _watermark_id(record: Path) -> int:
+    return int(record.name[: -len(RECORD_SUFFIX)].rsplit("-", 1)[1])
+
+
+def _abort_event(record: Path) -> Event:
+    owner, data = owner_of(record.name), _read_record(record)
     inputs = tuple(AssetRef(item["sha256"], item["name"]) for item in data.get("inputs", []))
-    watermark_id = int(record.name[: -len(RECORD_SUFFIX)].rsplit("-", 1)[1])
     return Event(kind="abort", actor=str(data.get("actor", "unknown")), inputs=inputs,
                  reason=f"interrupted: process {owner.pid} ended without finishing {data.get('making', 'its output')}",
-                 parameters={"swept": record.name, "watermark_id": watermark_id})
+                 parameters={"swept": record.name, "watermark_id": _watermark_id(record)})
 
 
 def open_operations(log: CustodyLog) -> list[dict]:

@@ -21,7 +21,7 @@ from provenance.consent import record_consent
 from provenance.custody.log import sha256_file
 from provenance.work import open_operations
 from provenance.errors import ConsentError
-from provenance.home import keys_dir
+from provenance.home import faceproof_home, keys_dir
 from provenance.keys import KeyStore
 from provenance.seal import Sealer
 from swapcore import alignments as alignments_file
@@ -347,6 +347,7 @@ def test_learned_mask_of_a_hires_model_is_used_and_clipped_by_the_hull(training_
 # ---- a conversion killed at any point leaves nothing unsigned, and its end is logged ----------------------------
 _KILLED_AT = {
     # where the child process SIGKILLs itself: a real kill, at a point chosen rather than raced for
+    "before encoding": ("swapcore.media", "VideoWriter", "__init__", 1),
     "mid-encoding": ("provenance.seal", "SealSession", "mark", 3),
     "between encoding and signing": ("provenance.manifest", None, "sign", 1),
     "after signing, before the registry": ("provenance.registry", "WatermarkRegistry", "record", 1),
@@ -363,9 +364,6 @@ def killing(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return original(*args, **kwargs)
 setattr(owner, function, killing)
-if class_name is None:
-    import provenance.seal
-    setattr(provenance.seal.manifest, function, killing)
 from swapcore.convert import convert
 convert(sys.argv[5], sys.argv[6], sys.argv[7], actor="killed@studio")
 """
@@ -394,6 +392,7 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
 
     result = convert(short_clip, model_dir, out / "x.mp4", sealer=sealer, actor="producer@studio")
     assert sorted(p.name for p in out.iterdir()) == ["x.mp4"]  # every fragment swept, nothing unsigned remains
+    assert not _work_left_in(faceproof_home())
     _trusted(result.output)
     aborts = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
     assert len(aborts) == len(aborts_before) + 1  # exactly one abort for the one interrupted operation
@@ -401,3 +400,24 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
     assert sealer.log.verify().ok and open_operations(sealer.log) == []
     assert convert(short_clip, model_dir, out / "y.mp4", sealer=sealer, actor="producer@studio").output.exists()
     assert len([e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]) == len(aborts)
+
+
+def _work_left_in(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*") if "faceproof-work-" in p.name or p.name.endswith((".tmp", ".partial"))]
+
+
+def test_a_conversion_killed_after_delivering_before_its_clean_up_is_not_aborted(
+        short_clip, model_dir, sealer, tmp_path):
+    """Only the record's removal was left undone: the output is delivered signed, and the log must not say otherwise."""
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.run([sys.executable, "-c", _CHILD, "provenance.seal", "", "end_operation", "1",
+                            str(short_clip), str(model_dir), str(out / "x.mp4")], capture_output=True)
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    assert [name.endswith(".operation.json") for name in sorted(p.name for p in out.iterdir())] == [True, False]
+    convert(short_clip, model_dir, out / "y.mp4", sealer=sealer, actor="producer@studio")
+    assert sorted(p.name for p in out.iterdir()) == ["x.mp4", "y.mp4"]
+    _trusted(out / "x.mp4")
+    assert not sealer.log.events_of_kind("abort") and open_operations(sealer.log) == [] and sealer.log.verify().ok

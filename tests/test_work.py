@@ -68,3 +68,32 @@ def test_a_killed_extraction_leaves_a_staging_folder_that_the_next_one_removes(t
     (staging,) = [p for p in tmp_path.iterdir() if "faceproof-work-" in p.name]
     extract(shared_file("images/astronaut.png"), tmp_path / "faces_b", size=64)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces_b"] and not staging.exists()
+
+
+_KILLED_AFTER_BEGIN = """
+import os, signal, sys
+from pathlib import Path
+from provenance.seal import SealRequest, Sealer
+sealer = Sealer.for_installation()
+sealer.begin(SealRequest(kind="video", title="x.mp4", actor="bob@studio", inputs=[Path(sys.argv[1])]))
+os.kill(os.getpid(), signal.SIGKILL)  # before any work file or operation record exists
+"""
+
+
+def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
+    source = tmp_path / "target.mp4"
+    source.write_bytes(b"a target clip")
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_AFTER_BEGIN, str(source)], cwd=Path(__file__).parent.parent)
+    assert child.wait() == -9
+    log = installation_log(writable=True)
+    (begun,) = open_operations(log)
+    assert begun["actor"] == "bob@studio" and owner_of(begun["parameters"]["owner"]).pid == child.pid
+
+    sweep(tmp_path, log)
+    (abort,) = log.events_of_kind("abort")
+    assert abort["actor"] == "bob@studio" and abort["inputs"] == begun["inputs"]
+    assert abort["parameters"] == {"watermark_id": begun["parameters"]["watermark_id"], "begin": begun["seq"]}
+    assert abort["reason"].startswith("interrupted: process") and abort["reason"].endswith("finishing x.mp4")
+    sweep(tmp_path, log)
+    assert len(log.events_of_kind("abort")) == 1 and open_operations(log) == [] and log.verify().ok
