@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,13 +64,31 @@ def _start_time(pid: int) -> int | None:
 
 
 def me() -> Owner:
-    return Owner(_boot_id(), os.getpid(), _start_time(os.getpid()) or 0)
+    return process(os.getpid())
+
+
+def process(pid: int) -> Owner:
+    """The process `pid` as an owner of work (one that does not run gets start time 0: never alive)."""
+    return Owner(_boot_id(), pid, _start_time(pid) or 0)
 
 
 def work_path(final: Path, stage: str, suffix: str | None = None) -> Path:
     """A hidden name beside `final` for one stage of making it (same file system, so finishing can rename it)."""
     suffix = final.suffix if suffix is None else suffix
     return final.with_name(f".{final.stem}.{stage}.{me().token}{suffix}")
+
+
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Make `path` whole or not at all: `write` fills this process's work file beside it, which then takes its
+    place (a kill in between leaves a fragment that `sweep` attributes and deletes, never half a `path`)."""
+    partial = work_path(path, "writing")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def owner_of(name: str) -> Owner | None:

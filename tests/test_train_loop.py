@@ -149,6 +149,40 @@ def test_resume_after_kill_continues_exactly(learned, training_faces, training_c
     assert not [p.name for p in killed.rglob("*") if "faceproof-work-" in p.name]  # the restart swept the folder
 
 
+_DIE_WRITING_THE_SECOND_CHECKPOINT = """
+import os, signal
+from swapcore.training import bundle
+original, saves = bundle._fsync_write, []
+def dying(path, chunks):
+    saves.append(path)
+    if len(saves) == 2:  # the save at iteration 20: its first bytes on disk, then a real kill
+        with open(path, "wb") as handle:
+            handle.write(bytes(chunks[0]))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(path, chunks)
+bundle._fsync_write = dying
+"""
+
+
+def test_a_kill_while_writing_a_checkpoint_resumes_from_the_one_before(learned, training_faces, training_consent,
+                                                                       tmp_path):
+    """The half-written checkpoint is the killed process's work file: swept, and the resume starts at 0 exactly."""
+    reference, _ = learned
+    killed = tmp_path / "killed"
+    code = (_DIE_WRITING_THE_SECOND_CHECKPOINT + "from swapcore.train import train; "
+            f"train({[str(p) for p in training_faces]!r}, {str(killed)!r}, iterations=40, **{LEARN!r})")
+    child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True)
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    (fragment,) = [p.name for p in killed.iterdir() if "faceproof-work-" in p.name]
+    assert fragment.startswith(".checkpoint.writing.")
+    resumed = train(training_faces, killed, iterations=40, **LEARN)
+    assert resumed.start_iteration == 0 and resumed.iteration == 40
+    got, want = _rows(killed)[40], _rows(reference)[40]
+    for name, value in want["holdout_loss"].items():
+        assert got["holdout_loss"][name] == pytest.approx(value, rel=1e-5)
+    assert not [p.name for p in killed.rglob("*") if "faceproof-work-" in p.name]
+
+
 def test_sigterm_stops_cleanly_and_saves(training_faces, training_consent, tmp_path):
     model_dir = tmp_path / "model"
     process = _train_in_subprocess(training_faces, model_dir, iterations=100_000, save_every=100_000)

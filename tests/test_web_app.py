@@ -282,8 +282,12 @@ def test_training_is_refused_without_consent_at_start_and_when_revoked_later(
 
 
 def test_a_dead_job_process_and_a_lost_worker_are_reported_plainly(project, members, web, monkeypatch):
+    import socket
+    from dataclasses import replace
+
     from django.utils import timezone
 
+    from provenance.work import me
     from webapp.jobs import tasks
     from webapp.jobs.models import Job
 
@@ -306,7 +310,10 @@ def test_a_dead_job_process_and_a_lost_worker_are_reported_plainly(project, memb
                                     heartbeat=timezone.now() - dt.timedelta(minutes=5), worker="elsewhere:1")
     alive = Job.objects.create(organisation=org, project=project, kind="extract", state="running", created_by=user,
                                heartbeat=timezone.now(), worker=tasks.worker_name(os.getpid()))
-    assert sorted(tasks.recover()) == sorted([training.pk, extracting.pk])
+    earlier = replace(me(), start=me().start - 1)  # this PID when an earlier process had it: that worker is gone
+    reused = Job.objects.create(organisation=org, project=project, kind="extract", state="running", created_by=user,
+                                heartbeat=timezone.now(), worker=f"{socket.gethostname()}:{earlier.token}")
+    assert sorted(tasks.recover()) == sorted([training.pk, extracting.pk, reused.pk])
     training.refresh_from_db(), extracting.refresh_from_db(), alive.refresh_from_db()
     assert training.state == "queued" and requeued == [training] and "resuming from the last checkpoint" in training.log
     assert extracting.state == "failed" and "worker stopped" in extracting.error

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 import torch
 
+from provenance.work import replace_atomically, work_path
 from swapcore.errors import SwapcoreError
 
 MODEL_JSON = "model.json"
@@ -44,9 +45,7 @@ class CheckpointError(SwapcoreError):
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
-    os.replace(tmp, path)
+    replace_atomically(path, lambda partial: partial.write_text(json.dumps(data, indent=1, allow_nan=False)))
 
 
 def read_model_json(model_dir: Path) -> dict[str, Any]:
@@ -84,7 +83,7 @@ def save_checkpoint(model_dir: Path, state: dict[str, Any]) -> Path:
     backup."""
     model = {key: state[key] for key in MODEL_KEYS}
     training = {key: value for key, value in state.items() if key not in MODEL_KEYS}
-    tmp = model_dir / f".{CHECKPOINT}.tmp"
+    tmp = work_path(model_dir / CHECKPOINT, "writing")  # a kill leaves it attributable: the next run sweeps it
     _fsync_write(tmp, [_MAGIC, *_section(model), *_section(training)])
     current = model_dir / CHECKPOINT
     if current.exists():

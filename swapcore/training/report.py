@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import torch
 
 from provenance.custody.log import sha256_file
 from provenance.seal import Sealer, SealRequest
+from provenance.work import replace_atomically
 from swapcore.media import write_sealed_image
 from swapcore.training import bundle
 
@@ -51,9 +51,8 @@ def read_metrics(model_dir: Path) -> list[dict[str, Any]]:
 def truncate_metrics(model_dir: Path, last_iteration: int) -> None:
     """Forget rows after `last_iteration` (written before a crash that lost their checkpoint)."""
     rows = [row for row in read_metrics(model_dir) if row["iteration"] <= last_iteration]
-    tmp = model_dir / f".{METRICS}.tmp"
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    os.replace(tmp, model_dir / METRICS)
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    replace_atomically(model_dir / METRICS, lambda partial: partial.write_text(text))
 
 
 def plot_loss_curve(model_dir: Path) -> np.ndarray:
@@ -120,7 +119,8 @@ class SealedPreviews:
         previews.mkdir(exist_ok=True)
         grid_path = previews / f"preview_{iteration:07d}.png"
         sealed = [self._seal(grid, grid_path, f"{model_dir.name} preview, iteration {iteration}", model, iteration)]
-        _copy_atomic(grid_path, previews / "latest.png")  # the same signed bytes: C2PA binds content, not names
+        # the same signed bytes: C2PA binds content, not names
+        replace_atomically(previews / "latest.png", lambda partial: shutil.copyfile(grid_path, partial))
         curve = plot_loss_curve(model_dir)
         sealed.append(self._seal(curve, model_dir / LOSS_CURVE, f"{model_dir.name} loss curve, iteration {iteration}",
                                  model, iteration))
@@ -131,11 +131,6 @@ class SealedPreviews:
                               parameters={"iteration": iteration, "output": path.name})
         return write_sealed_image(self.sealer.begin(request), image, path)
 
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
 
 
 def _to_bgr_row(images: torch.Tensor) -> np.ndarray:

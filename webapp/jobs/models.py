@@ -45,7 +45,7 @@ class Job(models.Model):
     error = models.TextField(blank=True)  # in plain words, for a person
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
-    worker = models.CharField(max_length=120, blank=True)  # host:pid of the worker that runs it
+    worker = models.CharField(max_length=120, blank=True)  # host:work token (PID, start time) of its process
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
+from provenance.work import owner_of, process
 from webapp.jobs.models import Job
 
 STOP_GRACE = 120.0  # seconds a job may take to stop cleanly (a trainer saving its checkpoint) before it is killed
@@ -31,7 +32,8 @@ MAX_RESUMES = 3
 
 
 def worker_name(pid: int | None = None) -> str:
-    return f"{socket.gethostname()}:{pid or os.getpid()}"
+    """`host:` and the process's work token (PID and start time: a PID reused later is another worker)."""
+    return f"{socket.gethostname()}:{process(pid or os.getpid()).token}"
 
 
 def child_environment() -> dict[str, str]:
@@ -94,24 +96,19 @@ def watch(job_id: int, process: subprocess.Popen) -> None:
         job.save()
 
 
-def _pid_alive(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine's worker: only its heartbeat can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _worker_alive(worker: str) -> bool:
+    host, _, token = worker.partition(":")
+    owner = owner_of(token)
+    if host != socket.gethostname() or owner is None:
+        return True  # another machine's worker (or one named before start times were): only its heartbeat can tell
+    return owner.alive()
 
 
 def recover() -> list[int]:
     """Jobs that were running on a worker that is gone: training resumes, anything else fails plainly."""
     recovered = []
     for job in Job.objects.filter(state=Job.State.RUNNING):
-        if not (job.is_stale or not _pid_alive(job.worker)):
+        if not (job.is_stale or not _worker_alive(job.worker)):
             continue
         if job.kind == Job.Kind.TRAIN and job.attempts < MAX_RESUMES and not job.cancel_requested:
             job.state = Job.State.QUEUED
