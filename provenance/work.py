@@ -2,10 +2,11 @@
 
 Every file an output passes through before it is sealed (the encoding, the encoder's partial file, the signed
 copy before its rename, a PNG folder's staging) carries its owner's token in its name, `faceproof-work-` plus the
-machine's boot, the process ID and the process's start time, and each seal session that writes into a folder
+machine (its host name's hash), its boot, the process ID and the process's start time, and each seal session that writes into a folder
 leaves an operation record there (`.faceproof-work-<token>-<id>.operation.json`: who, from what inputs, making
 what). A finished or aborted session removes its record. Whatever carries the token of a process that no longer
-runs (the same PID started at another time is another process) is a fragment of an interrupted operation:
+runs on this machine (the same PID started at another time is another process; another machine's work is
+left to that machine, which may share the folder or the log) is a fragment of an interrupted operation:
 `sweep` deletes it and logs one `abort` custody event per interrupted operation, with the operation's inputs, so
 an auditor sees how every operation ended even when the process never could say. Every seal session logs a
 `begin` naming its owner when it starts; `open_operations` lists those that no `sign` or `abort` has ended, and a
@@ -16,6 +17,7 @@ delivered signed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,22 +31,31 @@ from pathlib import Path
 from provenance.custody.log import AssetRef, CustodyLog, Event, sha256_file
 
 PREFIX = "faceproof-work-"
-_TOKEN = re.compile(rf"{PREFIX}(?P<boot>[0-9a-f]{{8}})-(?P<pid>\d+)-(?P<start>\d+)")
+_TOKEN = re.compile(rf"{PREFIX}(?P<machine>[0-9a-f]{{8}})-(?P<boot>[0-9a-f]{{8}})-(?P<pid>\d+)-(?P<start>\d+)")
 RECORD_SUFFIX = ".operation.json"
 
 
 @dataclass(frozen=True)
 class Owner:
+    machine: str  # a hash of the host name: folders and logs may be shared by several machines
     boot: str
     pid: int
     start: int  # the process's start time, in clock ticks after boot (/proc/PID/stat)
 
     @property
     def token(self) -> str:
-        return f"{PREFIX}{self.boot}-{self.pid}-{self.start}"
+        return f"{PREFIX}{self.machine}-{self.boot}-{self.pid}-{self.start}"
 
     def alive(self) -> bool:
+        """Whether the process may still run: another machine's always may (only that machine can tell)."""
+        if self.machine != _machine():
+            return True
         return self.boot == _boot_id() and _start_time(self.pid) == self.start
+
+
+@cache
+def _machine() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 @cache
@@ -69,7 +80,7 @@ def me() -> Owner:
 
 def process(pid: int) -> Owner:
     """The process `pid` as an owner of work (one that does not run gets start time 0: never alive)."""
-    return Owner(_boot_id(), pid, _start_time(pid) or 0)
+    return Owner(_machine(), _boot_id(), pid, _start_time(pid) or 0)
 
 
 def work_path(final: Path, stage: str, suffix: str | None = None) -> Path:
@@ -93,7 +104,7 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
 
 def owner_of(name: str) -> Owner | None:
     found = _TOKEN.search(name)
-    return Owner(found["boot"], int(found["pid"]), int(found["start"])) if found else None
+    return Owner(found["machine"], found["boot"], int(found["pid"]), int(found["start"])) if found else None
 
 
 def begin_operation(folder: Path, number: int, actor: str, inputs: tuple[AssetRef, ...], making: str) -> Path:
@@ -168,10 +179,8 @@ def _log_aborts(log: CustodyLog, aborts: list[Event]) -> None:
 
 
 def _dead_begins(log: CustodyLog) -> list[dict]:
-    """Open begins of processes of this machine that no longer run (another machine's could still be running)."""
-    host = socket.gethostname()
-    return [event for event in open_operations(log) if event["host"] == host
-            and (owner := owner_of(event["parameters"].get("owner", ""))) and not owner.alive()]
+    return [event for event in open_operations(log)
+            if (owner := owner_of(event["parameters"].get("owner", ""))) and not owner.alive()]
 
 
 def _begin_abort_event(begin: dict) -> Event:

@@ -388,7 +388,9 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
     begun = open_operations(sealer.log)  # the killed one, unless it was signed: begun, never ended
     assert [event["actor"] for event in begun] == ([] if signed else ["killed@studio"])
     call_command("custody", "log", "--open")
-    assert f"{len(begun)} operation(s) begun and not ended" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert f"{len(begun)} operation(s) begun and not ended" in listing
+    assert signed or "ended without finishing: the next sweep logs its abort" in listing
 
     result = convert(short_clip, model_dir, out / "x.mp4", sealer=sealer, actor="producer@studio")
     assert sorted(p.name for p in out.iterdir()) == ["x.mp4"]  # every fragment swept, nothing unsigned remains

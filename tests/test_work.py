@@ -32,6 +32,8 @@ def test_a_process_is_known_by_its_pid_and_start_time():
     mine = me()
     assert mine.alive() and owner_of(f".x.encoding.{mine.token}.mp4") == mine
     assert not replace(mine, start=mine.start + 1).alive()  # the same PID started at another time
+    assert not replace(mine, boot="0" * 8).alive()  # this machine before it restarted
+    assert replace(mine, machine="0" * 8, start=mine.start + 1).alive()  # only another machine can tell of its own
     assert owner_of("x.mp4") is None
 
 
@@ -44,12 +46,14 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     live = outputs / f".y.encoding.{me().token}.mp4"
     live.write_bytes(b"still being written")
     (outputs / "done.mp4").write_bytes(b"a delivered file")
+    elsewhere = outputs / f".z.encoding.{replace(me(), machine='0' * 8, pid=1).token}.mp4"  # a worker sharing the folder
+    elsewhere.write_bytes(b"another machine's work")
 
     assert len(sweep(outputs, None)) == 1  # without a log: the fragment goes, the record waits for a log
     assert [p.name for p in outputs.iterdir() if p.name.endswith(RECORD_SUFFIX)]
     swept = sweep_tree(tmp_path / "media", log)
     assert len(swept) == 1 and swept[0].startswith("org_1/project_1/outputs/")
-    assert sorted(p.name for p in outputs.iterdir()) == sorted(["done.mp4", live.name])
+    assert sorted(p.name for p in outputs.iterdir()) == sorted(["done.mp4", live.name, elsewhere.name])
     (abort,) = log.events_of_kind("abort")
     assert abort["actor"] == "alice@studio" and abort["inputs"][0]["name"] == "target.mp4"
     assert abort["reason"].startswith("interrupted: process") and abort["parameters"]["watermark_id"] == 7

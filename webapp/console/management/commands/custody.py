@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -14,7 +15,7 @@ from provenance.errors import CustodyError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
 from provenance.seal import installation_log
-from provenance.work import open_operations
+from provenance.work import open_operations, owner_of
 from webapp.console.base import StageCommand
 
 
@@ -129,10 +130,22 @@ class Command(StageCommand):
         if options["open"]:
             begun = open_operations(log)
             for event in begun:
-                self.stdout.write(f"{_event_line(event)}  (watermark ID {event['parameters']['watermark_id']})")
+                self.stdout.write(f"{_event_line(event)}  (watermark ID {event['parameters']['watermark_id']}; "
+                                  f"{_owner_state(event)})")
             self.stdout.write(f"{len(begun)} operation(s) begun and not ended: running now, or interrupted where no "
-                              "conversion or training has swept since")
+                              "conversion, training or `faceproof serve` has swept since")
             return
         size = log.store.size()
         for entry in log.store.entries(max(0, size - options["limit"])):
             self.stdout.write(_event_line(json.loads(entry.body)))
+
+
+def _owner_state(begin: dict) -> str:
+    owner = owner_of(begin["parameters"].get("owner", ""))
+    if owner is None:
+        return "its process was not recorded"
+    if not owner.alive():
+        return f"process {owner.pid} ended without finishing: the next sweep logs its abort"
+    if begin["host"] != socket.gethostname():
+        return f"process {owner.pid} on {begin['host']}: only that machine can tell whether it still runs"
+    return f"process {owner.pid}: still running"
