@@ -17,6 +17,7 @@ from detector import cues
 from detector.evidence import BLEND, PASTE, Evidence
 from detector.origin import Provenance
 from detector.score import Calibration
+from provenance.work import replace_atomically
 
 SCHEMA = "faceproof.detector.report/1"
 
@@ -184,14 +185,12 @@ class Report:
         }
 
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_json(), indent=1))
-        return path
+        text = json.dumps(self.to_json(), indent=1)
+        return replace_atomically(Path(path), lambda partial: partial.write_text(text))
 
     def write_html(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(render_html(self))
-        return path
+        text = render_html(self)
+        return replace_atomically(Path(path), lambda partial: partial.write_text(text))
 
 
 # -- HTML ------------------------------------------------------------------------------------------------

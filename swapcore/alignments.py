@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from provenance.work import replace_atomically
 from swapcore.errors import AlignmentsError
 from swapcore.faces.landmarks import FaceShape
 
@@ -96,10 +97,8 @@ class Alignments:
         path = Path(path)
         if path.is_dir():
             path = path / FILENAME
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1, allow_nan=False))
-        os.replace(tmp, path)
-        return path
+        text = json.dumps(self.to_json(), indent=1, allow_nan=False)
+        return replace_atomically(path, lambda partial: partial.write_text(text))
 
 
 def _require(condition: bool, where: str, what: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from provenance.seal import installation_keys, installation_log
-from provenance.work import RECORD_SUFFIX, me, open_operations, owner_of, sweep, sweep_tree
+from provenance.work import RECORD_SUFFIX, me, open_operations, owner_of, replace_atomically, sweep, sweep_tree
 
 _DIE_MID_WORK = """
 import os, sys
@@ -101,3 +101,25 @@ def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_p
     assert abort["reason"].startswith("interrupted: process") and abort["reason"].endswith("finishing x.mp4")
     sweep(tmp_path, log)
     assert len(log.events_of_kind("abort")) == 1 and open_operations(log) == [] and log.verify().ok
+
+
+_KILLED_WRITING = """
+import os, signal, sys
+from pathlib import Path
+from provenance.work import replace_atomically
+def half_then_killed(partial):
+    partial.write_text('{"faces": [')
+    os.kill(os.getpid(), signal.SIGKILL)
+replace_atomically(Path(sys.argv[1]), half_then_killed)
+"""
+
+
+def test_a_file_replaced_atomically_is_whole_or_the_old_one_and_a_killed_write_is_swept(tmp_path):
+    target = tmp_path / "alignments.json"
+    replace_atomically(target, lambda partial: partial.write_text("old"))
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITING, str(target)], cwd=Path(__file__).parent.parent)
+    assert child.wait() == -9
+    (partial,) = [p for p in tmp_path.iterdir() if p != target]
+    assert owner_of(partial.name).pid == child.pid and partial.read_text() == '{"faces": ['
+    assert target.read_text() == "old"
+    assert sweep(tmp_path, None) == [partial.name] and [p.name for p in tmp_path.iterdir()] == ["alignments.json"]

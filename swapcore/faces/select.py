@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from provenance.work import replace_atomically, sweep
 from swapcore import alignments as alignments_file
 from swapcore import media
 from swapcore.alignments import Face
@@ -75,6 +76,7 @@ def select_faces(
     """Drop faces of other tracks, tiny, extreme-pose, blurry (below `min_sharpness` x the median) and
     near-duplicate ones (appearance similarity above `dedupe`), then keep the `max_faces` most varied."""
     folder = Path(folder)
+    sweep(folder, None)  # what a killed sort or extraction left half-written here
     data = alignments_file.load(folder)
     dropped: Counter[str] = Counter()
 
@@ -112,5 +114,6 @@ def select_faces(
     data.save(folder)
     kept = sum(1 for _ in data.faces())
     if kept:
-        media.write_image(folder / "contact_sheet.png", contact_sheet(folder, data))
+        sheet = contact_sheet(folder, data)
+        replace_atomically(folder / "contact_sheet.png", lambda partial: media.write_image(partial, sheet))
     return SelectResult(kept=kept, dropped=dict(dropped))

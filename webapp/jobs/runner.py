@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from provenance.custody.log import sha256_file
+from provenance.work import sweep
 from webapp.custody.logs import append
 from webapp.errors import USER_ERRORS
 from webapp.jobs.models import Job
@@ -205,6 +206,7 @@ def _detect(job: Job, report: Reporter) -> None:
 
     case = Case.objects.select_related("organisation").get(job=job)
     report_dir = media_path(case.folder())
+    sweep(report_dir, None)  # reports a killed job left half-written there
     # The report is the case's organisation's: it shows only that organisation's custody events (the log is shared).
     analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"),
                        name=case.original_name, history=organisation_history(case.organisation))

@@ -17,6 +17,7 @@ from detector.analyse import DETECT_EVERY, LANDMARKER
 from detector.report import VERDICTS, Report
 from provenance.keys import PASSPHRASE_ENV
 from provenance.seal import record_reports
+from provenance.work import sweep
 from webapp.console.base import StageCommand
 from swapcore.faces import landmarks
 from webapp.console.progress import progress_bar
@@ -61,6 +62,8 @@ class Command(StageCommand):
         parser.add_argument("--actor", help="who is analysing, for the custody log (default: your user name)")
 
     def run(self, **options):
+        for path in filter(None, (options["report"], options["json"])):
+            sweep(path.resolve().parent, None)  # reports a killed detect left half-written there
         with progress_bar("detect") as progress:
             report = analyse(options["video"], progress=progress, max_frames=options["max_frames"],
                              detect_every=options["detect_every"], landmarker=landmarks.create(options["landmarks"]))
