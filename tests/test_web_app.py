@@ -320,6 +320,22 @@ def test_a_dead_job_process_and_a_lost_worker_are_reported_plainly(project, memb
     assert alive.state == "running"
 
 
+def test_serve_and_every_worker_sweep_what_killed_jobs_left_in_the_media(web):
+    from pathlib import Path
+
+    from tests.test_work import _die_mid_work
+    from webapp.custody.logs import custody_log
+    from webapp.jobs import tasks
+
+    outputs = Path(web.MEDIA_ROOT) / "org_1" / "project_1" / "outputs"
+    _die_mid_work(outputs)
+    assert len(tasks.sweep_media()) == 2 and list(outputs.iterdir()) == []  # the encoding and its record
+    assert tasks.sweep_media() == []
+    with custody_log() as log:
+        (abort,) = log.events_of_kind("abort")
+    assert abort["actor"] == "alice@studio" and abort["reason"].startswith("interrupted: process")
+
+
 def test_admin_role_and_membership_helpers(orgs):
     from webapp.accounts.models import has_role
 

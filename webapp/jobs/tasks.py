@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -23,7 +24,8 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
-from provenance.work import owner_of, process
+from provenance.work import owner_of, process, sweep_tree
+from webapp.custody.logs import custody_log
 from webapp.jobs.models import Job
 
 STOP_GRACE = 120.0  # seconds a job may take to stop cleanly (a trainer saving its checkpoint) before it is killed
@@ -124,9 +126,17 @@ def recover() -> list[int]:
     return recovered
 
 
+def sweep_media() -> list[str]:
+    """Work that this machine's killed jobs and uploads left in the media folders: deleted, and each interrupted
+    operation logged as aborted (`provenance.work`); run by `faceproof serve` and by every worker as it starts."""
+    with custody_log(writable=True) as log:
+        return sweep_tree(Path(settings.MEDIA_ROOT), log)
+
+
 @on_startup()
 def _recover_on_start() -> None:
     if not HUEY.immediate:
+        sweep_media()
         recover()
     connection.close()
 

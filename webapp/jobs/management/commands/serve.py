@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -11,9 +10,9 @@ from django.core.management.base import BaseCommand
 from huey.consumer_options import ConsumerConfig
 from huey.contrib.djhuey import HUEY
 
-from provenance.work import sweep_tree
-from webapp.custody.logs import custody_log, ensure_keys
+from webapp.custody.logs import ensure_keys
 from webapp.errors import MULTIPART_SLACK
+from webapp.jobs.tasks import sweep_media
 
 
 class Command(BaseCommand):
@@ -36,7 +35,9 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         ensure_keys()  # the signing and custody keys exist before the first job needs them
-        self._sweep()
+        swept = sweep_media()
+        if swept:
+            self.stdout.write(f"faceproof: removed {len(swept)} fragment(s) of interrupted work (logged as aborted)")
         # The app refuses an upload over the limit itself, with its page naming the limit (webapp.errors); waitress's
         # bare 413 only bounds what it spools to disk before the app sees the request: twice the limit.
         server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"],
@@ -56,10 +57,3 @@ class Command(BaseCommand):
             consumer.run()  # in the main thread: it owns the signal handlers (SIGINT/SIGTERM stop cleanly)
         finally:
             server.close()
-
-    def _sweep(self) -> None:
-        """Work that killed jobs and uploads left in the media folders: deleted, each interruption logged."""
-        with custody_log(writable=True) as log:
-            swept = sweep_tree(Path(settings.MEDIA_ROOT), log)
-        if swept:
-            self.stdout.write(f"faceproof: removed {len(swept)} fragment(s) of interrupted work (logged as aborted)")
