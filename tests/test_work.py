@@ -61,17 +61,29 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     assert log.verify().ok and open_operations(log) == []
 
 
+_KILLED_EXTRACTING = """
+import os, signal, sys
+from swapcore import media
+from swapcore.extract import extract
+def killed(path, image):
+    os.kill(os.getpid(), signal.SIGKILL)  # the first face crop: the staging folder exists, the output does not
+media.write_image = killed
+extract(sys.argv[1], sys.argv[2], size=64)
+"""
+
+
 def test_a_killed_extraction_leaves_a_staging_folder_that_the_next_one_removes(tmp_path):
     from swapcore.extract import extract
     from tests.conftest import shared_file
 
-    die = ("import os, sys; from pathlib import Path; from swapcore.extract import _prepare_staging; "
-           "staging = _prepare_staging(Path(sys.argv[1]), False); (staging / 'faces' / 'a.png').write_bytes(b'x'); "
-           "os._exit(0)")
-    subprocess.run([sys.executable, "-c", die, str(tmp_path / "faces_a")], check=True, cwd=Path(__file__).parent.parent)
+    source = shared_file("images/astronaut.png")
+    child = subprocess.run([sys.executable, "-c", _KILLED_EXTRACTING, str(source), str(tmp_path / "faces")],
+                           cwd=Path(__file__).parent.parent)
+    assert child.returncode == -9
     (staging,) = [p for p in tmp_path.iterdir() if "faceproof-work-" in p.name]
-    extract(shared_file("images/astronaut.png"), tmp_path / "faces_b", size=64)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces_b"] and not staging.exists()
+    extract(source, tmp_path / "faces", size=64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces"] and not staging.exists()
+    assert not [p.name for p in (tmp_path / "faces").rglob("*") if "faceproof-work-" in p.name or ".tmp" in p.name]
 
 
 _KILLED_AFTER_BEGIN = """
