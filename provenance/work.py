@@ -1,10 +1,10 @@
 """Work in progress that a killed process leaves behind: named so it can be recognised, attributed and swept.
 
 Every file an output passes through before it is sealed (the encoding, the encoder's partial file, the signed
-copy before its rename, a PNG folder's staging) carries its owner's token in its name, `faceproof-work-` plus the
-machine (its host name's hash), its boot, the process ID and the process's start time, and each seal session that writes into a folder
-leaves an operation record there (`.faceproof-work-<token>-<id>.operation.json`: who, from what inputs, making
-what). A finished or aborted session removes its record. Whatever carries the token of a process that no longer
+copy before its rename, a PNG folder's staging, any file made by `replace_atomically`) carries its owner's token
+in its name, `faceproof-work-` plus the machine (its host name's hash), its boot, the process ID and the process's
+start time, and each seal session that writes into a folder leaves an operation record there
+(`.<token>-<watermark id>.operation.json`: who, from what inputs, making what). A finished or aborted session removes its record. Whatever carries the token of a process that no longer
 runs on this machine (the same PID started at another time is another process; another machine's work is
 left to that machine, which may share the folder or the log) is a fragment of an interrupted operation:
 `sweep` deletes it and logs one `abort` custody event per interrupted operation, with the operation's inputs, so
@@ -161,8 +161,8 @@ def _delivered(record: Path, folder: Path, log: CustodyLog) -> bool:
         return False
     watermark_id = _watermark_id(record)
     output = folder / _read_record(record).get("making", "")
-    signed = {ref["sha256"] for event in log.events_of_kind("sign") if event["parameters"].get("watermark_id") == watermark_id
-              for ref in event["outputs"]}
+    signed = {ref["sha256"] for event in log.events_of_kind("sign")
+              if event["parameters"].get("watermark_id") == watermark_id for ref in event["outputs"]}
     return bool(signed) and output.is_file() and sha256_file(output) in signed
 
 
@@ -184,9 +184,9 @@ def _dead_begins(log: CustodyLog) -> list[dict]:
 
 
 def _begin_abort_event(begin: dict) -> Event:
-    owner = owner_of(begin["parameters"]["owner"])
+    owner, making = owner_of(begin["parameters"]["owner"]), begin["parameters"].get("title") or "its output"
     return Event(kind="abort", actor=begin["actor"], inputs=tuple(AssetRef(**ref) for ref in begin["inputs"]),
-                 reason=f"interrupted: process {owner.pid} ended without finishing {begin['parameters'].get('title') or 'its output'}",
+                 reason=f"interrupted: process {owner.pid} ended without finishing {making}",
                  parameters={"watermark_id": begin["parameters"]["watermark_id"], "begin": begin["seq"]},
                  identities=tuple(begin["identities"]))
 

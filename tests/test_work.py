@@ -46,7 +46,7 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     live = outputs / f".y.encoding.{me().token}.mp4"
     live.write_bytes(b"still being written")
     (outputs / "done.mp4").write_bytes(b"a delivered file")
-    elsewhere = outputs / f".z.encoding.{replace(me(), machine='0' * 8, pid=1).token}.mp4"  # a worker sharing the folder
+    elsewhere = outputs / f".z.encoding.{replace(me(), machine='0' * 8, pid=1).token}.mp4"  # a worker sharing it
     elsewhere.write_bytes(b"another machine's work")
 
     assert len(sweep(outputs, None)) == 1  # without a log: the fragment goes, the record waits for a log
