@@ -7,10 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from provenance.custody.checkpoint import checkpoint_message, log_id_for
+from provenance.custody.checkpoint import checkpoint_signed, log_id_for
 from provenance.custody.merkle import CompactTree, leaf_hash, verify_inclusion
 from provenance.custody.store import GENESIS_LEAF, Checkpoint
 from provenance.errors import CustodyError
@@ -87,11 +86,8 @@ class _LogVerifier:
         for number, checkpoint in enumerate(self.checkpoints):
             if checkpoint.log_id != self.log_id:
                 raise _Failed(f"checkpoint #{number} belongs to another log ({checkpoint.log_id[:16]}...)", checkpoint=number)
-            message = checkpoint_message(checkpoint.size, checkpoint.root, checkpoint.time, checkpoint.log_id)
-            try:
-                self.public_key.verify(checkpoint.signature, message)
-            except InvalidSignature:
-                raise _Failed(f"checkpoint #{number} (size {checkpoint.size}) has an invalid signature: forged or altered", checkpoint=number) from None
+            if not checkpoint_signed(checkpoint, self.public_key):
+                raise _Failed(f"checkpoint #{number} (size {checkpoint.size}) has an invalid signature: forged or altered", checkpoint=number)
             if checkpoint.size < last_size:
                 raise _Failed(f"checkpoint #{number} goes back from size {last_size} to {checkpoint.size}", checkpoint=number)
             last_size = checkpoint.size

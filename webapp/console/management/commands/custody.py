@@ -1,4 +1,5 @@
-"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log: the chain-of-custody log."""
+"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log | checkpoint: the chain-of-custody
+log."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from tqdm import tqdm
 
 from provenance.custody.bundle import BundleReport, export_bundle, verify_bundle
+from provenance.custody.checkpoint import checkpoint_note, log_verifier
 from provenance.custody.log import CustodyLog, LogReport, verify_log
 from provenance.errors import CustodyError
 from provenance.home import keys_dir
@@ -57,6 +59,11 @@ class Command(StageCommand):
         export.add_argument("-o", "--output", type=Path, required=True)
         export.add_argument("--sha256", help="only this asset's history (with inclusion proofs)")
         export.add_argument("--known-size", type=int, help="add a consistency proof from this earlier tree size")
+        checkpoint = actions.add_parser("checkpoint", help="print the latest checkpoint as a C2SP signed note")
+        checkpoint.add_argument("--new", action="store_true",
+                                help="first sign the current head as a new checkpoint (needs the key's passphrase)")
+        checkpoint.add_argument("--vkey", action="store_true",
+                                help="instead, print the log's verifier key (name+id+key), for monitors and witnesses")
         listing = actions.add_parser("log", help="print the latest events")
         listing.add_argument("--limit", type=int, default=20)
         listing.add_argument("--open", action="store_true",
@@ -67,7 +74,7 @@ class Command(StageCommand):
         if action == "verify" and options["bundle"]:
             self._verify_bundle(options)
             return
-        log = installation_log()
+        log = installation_log(writable=action == "checkpoint" and options["new"])
         try:
             getattr(self, f"_{action}")(log, options)
         finally:
@@ -125,6 +132,13 @@ class Command(StageCommand):
         anchors = KeyStore(keys_dir()).trust_anchors_pem()
         path = export_bundle(log, output, sha256=sha256, known_size=known_size, trust_anchors_pem=anchors)
         self.stdout.write(f"auditor bundle written to {path} (check it with: faceproof custody verify {path.name})")
+
+    def _checkpoint(self, log: CustodyLog, options) -> None:
+        if options["vkey"]:
+            self.stdout.write(log_verifier(log.public_key).vkey())
+            return
+        checkpoint = log.checkpoint() if options["new"] else log.latest_checkpoint()
+        self.stdout.write(checkpoint_note(checkpoint, log.public_key), ending="")
 
     def _log(self, log: CustodyLog, options) -> None:
         if options["open"]:
