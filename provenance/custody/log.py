@@ -137,7 +137,7 @@ class CustodyLog:
         checkpoints = self.store.checkpoints()
         if not checkpoints:
             raise CustodyError("the custody log is empty: it has no checkpoint yet")
-        return max(checkpoints, key=lambda c: c.size)
+        return max(reversed(checkpoints), key=lambda c: c.size)  # the newest of the largest
 
     def entry(self, seq: int) -> dict[str, Any]:
         for stored in self.store.entries(seq, seq + 1):

@@ -26,6 +26,7 @@ urlpatterns = [
     path("custody/verify/", views.CustodyVerify.as_view(), name="api_custody_verify"),
     path("custody/assets/<str:sha256>/", views.CustodyAsset.as_view(), name="api_custody_asset"),
     path("custody/assets/<str:sha256>/bundle/", views.CustodyAssetBundle.as_view(), name="api_custody_asset_bundle"),
+    path("custody/tlog/<path:resource>", views.CustodyTiles.as_view(), name="api_custody_tiles"),
     path("schema/", get_schema_view(title="faceproof API", version="1", public=True,
                                     renderer_classes=[JSONOpenAPIRenderer],
                                     description="Token auth: POST /api/token/ {username, password}, then "

@@ -1,5 +1,5 @@
-"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log | checkpoint: the chain-of-custody
-log."""
+"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log | checkpoint |
+export-tiles DIR: the chain-of-custody log."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tqdm import tqdm
 from provenance.custody.bundle import BundleReport, export_bundle, verify_bundle
 from provenance.custody.checkpoint import checkpoint_note, log_verifier
 from provenance.custody.log import CustodyLog, LogReport, verify_log
+from provenance.custody.tiles import export_tiles
 from provenance.errors import CustodyError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
@@ -64,6 +65,8 @@ class Command(StageCommand):
                                 help="first sign the current head as a new checkpoint (needs the key's passphrase)")
         checkpoint.add_argument("--vkey", action="store_true",
                                 help="instead, print the log's verifier key (name+id+key), for monitors and witnesses")
+        tiles = actions.add_parser("export-tiles", help="write the log as static tiles (c2sp.org/tlog-tiles) for a mirror")
+        tiles.add_argument("directory", type=Path)
         listing = actions.add_parser("log", help="print the latest events")
         listing.add_argument("--limit", type=int, default=20)
         listing.add_argument("--open", action="store_true",
@@ -76,7 +79,7 @@ class Command(StageCommand):
             return
         log = installation_log(writable=action == "checkpoint" and options["new"])
         try:
-            getattr(self, f"_{action}")(log, options)
+            getattr(self, f"_{action.replace('-', '_')}")(log, options)
         finally:
             log.store.close()
 
@@ -139,6 +142,10 @@ class Command(StageCommand):
             return
         checkpoint = log.checkpoint() if options["new"] else log.latest_checkpoint()
         self.stdout.write(checkpoint_note(checkpoint, log.public_key), ending="")
+
+    def _export_tiles(self, log: CustodyLog, options) -> None:
+        checkpoint = export_tiles(log, options["directory"])
+        self.stdout.write(f"tiles of {checkpoint.size} entries and their checkpoint written to {options['directory']}")
 
     def _log(self, log: CustodyLog, options) -> None:
         if options["open"]:
