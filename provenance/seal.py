@@ -32,6 +32,7 @@ from provenance.consent import ConsentRecord, require_consent
 from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event, Receipt, sha256_file
 from provenance.custody.store import SQLiteCustodyStore
+from provenance.custody.witness import policy_from_env, witness_checkpoint
 from provenance.errors import ProvenanceError
 from provenance.home import custody_db_path, custody_url, keys_dir, watermark_key_path
 from provenance.keys import KeyStore, SigningIdentity
@@ -95,9 +96,14 @@ def installation_log(*, writable: bool = False, passphrase: str | None = None) -
     """This installation's custody log; read-only needs no passphrase (only the public checkpoint key)."""
     keys = KeyStore(keys_dir())
     store = open_store(custody_url(), custody_db_path())
-    if writable:
-        return CustodyLog(store, signing_key=keys.custody_key(passphrase))
-    return CustodyLog(store, public_key=keys.custody_public_key())
+    if not writable:
+        return CustodyLog(store, public_key=keys.custody_public_key())
+    log = CustodyLog(store, signing_key=keys.custody_key(passphrase))
+    policy = policy_from_env()
+    if policy.witnesses:
+        log.after_checkpoint = lambda checkpoint: witness_checkpoint(store, log.tree_levels, log.public_key,
+                                                                     checkpoint, policy)
+    return log
 
 
 def record_reports(

@@ -141,3 +141,11 @@ def test_checkpoints_signed_before_notes_still_verify(tmp_path):
     vkey = log_verifier(key.public_key()).vkey()
     assert reference.open_signed_note(checkpoint_note(old, key.public_key()).encode(), [vkey])
     log.store.close()
+
+
+def test_verifier_keys_whose_base64_holds_a_plus_round_trip():
+    seeds = (bytes([n]) * 32 for n in range(256))
+    key = next(k for k in map(ed25519.Ed25519PrivateKey.from_private_bytes, seeds)
+               if "+" in note.Verifier("w.example/x", note.COSIGNATURE_ED25519, k.public_key()).vkey().split("+", 2)[2])
+    vkey = note.Verifier("w.example/x", note.COSIGNATURE_ED25519, key.public_key()).vkey()
+    assert note.verifier_from_vkey(vkey).vkey() == vkey and reference.read_vkey(vkey)[0] == "w.example/x"

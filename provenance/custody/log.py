@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +85,9 @@ class CustodyLog:
         *,
         signing_key: ed25519.Ed25519PrivateKey | None = None,
         public_key: ed25519.Ed25519PublicKey | None = None,
+        after_checkpoint: Callable[[Checkpoint], object] | None = None,
     ) -> None:
+        """`after_checkpoint` runs after each new checkpoint is durable (e.g. to have witnesses cosign it)."""
         if signing_key is None and public_key is None:
             raise CustodyError("a custody log needs its checkpoint key (private to append, public to verify)")
         self.store = store
@@ -94,6 +96,7 @@ class CustodyLog:
         self.log_id = log_id_for(self.public_key)
         self._host = socket.gethostname()
         self._tool = tool_version()
+        self.after_checkpoint = after_checkpoint
 
     def append(self, event: Event) -> Receipt:
         return self.append_many([event])[0]
@@ -120,12 +123,18 @@ class CustodyLog:
             return AppendBatch(entries, keys, checkpoint, LogHead(tree, prev))
 
         batch = self.store.append(prepare)
+        self._published(batch.checkpoint)
         return [Receipt(entry.seq, entry.leaf, batch.checkpoint) for entry in batch.entries]
 
     def checkpoint(self) -> Checkpoint:
         """Sign the current head again (e.g. to publish a fresh timestamp for witnesses)."""
         key = self._require_signing_key()
-        return self.store.add_checkpoint(lambda head: sign_checkpoint(key, head.tree.size, head.tree.root()))
+        return self._published(self.store.add_checkpoint(lambda head: sign_checkpoint(key, head.tree.size, head.tree.root())))
+
+    def _published(self, checkpoint: Checkpoint) -> Checkpoint:
+        if self.after_checkpoint is not None:
+            self.after_checkpoint(checkpoint)
+        return checkpoint
 
     def _require_signing_key(self) -> ed25519.Ed25519PrivateKey:
         if self.signing_key is None:

@@ -39,7 +39,7 @@ def raw_public_key(key: ed25519.Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if not name or any(c.isspace() or c == "+" for c in name):
         raise NoteError(f"a key name must be non-empty, without spaces or '+' (got {name!r})")
 
@@ -107,11 +107,11 @@ def cosignature_time(signature: NoteSignature) -> int:
 
 def verifier_from_vkey(vkey: str) -> Verifier:
     """Parse `<name>+<hex key ID>+<base64(type || key)>`; the key ID must be the one the key and name give."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # the base64 key may hold "+" too
     if len(parts) != 3:
         raise NoteError(f"not a verifier key (name+id+key): {vkey!r}")
     name, hex_id, material = parts
-    _check_name(name)
+    check_name(name)
     try:
         decoded = base64.b64decode(material, validate=True)
         claimed_id = bytes.fromhex(hex_id)
@@ -127,13 +127,13 @@ def verifier_from_vkey(vkey: str) -> Verifier:
 
 def sign(text: str, name: str, key: ed25519.Ed25519PrivateKey) -> NoteSignature:
     _check_text(text)
-    _check_name(name)
+    check_name(name)
     return NoteSignature(name, key_id(name, ED25519, raw_public_key(key.public_key())), key.sign(text.encode()))
 
 
 def cosign(text: str, name: str, key: ed25519.Ed25519PrivateKey, timestamp: int) -> NoteSignature:
     _check_text(text)
-    _check_name(name)
+    check_name(name)
     signature = key.sign(cosigned_message(text, timestamp))
     return NoteSignature(name, key_id(name, COSIGNATURE_ED25519, raw_public_key(key.public_key())),
                          struct.pack(">Q", timestamp) + signature)
@@ -157,14 +157,14 @@ def parse(data: bytes | str) -> Note:
     _check_text(text)
     if not lines or len(lines) > MAX_SIGNATURES:
         raise NoteError(f"malformed note: {len(lines)} signature lines")
-    return Note(text, tuple(_parse_signature(line) for line in lines))
+    return Note(text, tuple(parse_signature_line(line) for line in lines))
 
 
-def _parse_signature(line: str) -> NoteSignature:
+def parse_signature_line(line: str) -> NoteSignature:
     name, space, encoded = line.removeprefix(SIGNATURE_PREFIX).partition(" ")
     if not line.startswith(SIGNATURE_PREFIX) or not space:
         raise NoteError(f"malformed note: not a signature line: {line!r}")
-    _check_name(name)
+    check_name(name)
     try:
         raw = base64.b64decode(encoded, validate=True)
     except binascii.Error:

@@ -61,6 +61,16 @@ class AppendBatch:
     head: LogHead
 
 
+@dataclass(frozen=True)
+class Cosignature:
+    """A witness's signature line over a checkpoint note's text (c2sp.org/tlog-cosignature)."""
+
+    witness: str  # its key name and hex key ID, "name+1a2b3c4d"
+    size: int
+    checkpoint: str  # the note text it signed
+    line: str
+
+
 GENESIS_LEAF = bytes(HASH_SIZE)
 
 
@@ -80,6 +90,12 @@ class CustodyStore(Protocol):
     def checkpoints(self) -> list[Checkpoint]: ...
 
     def lookup(self, key: str) -> list[int]: ...
+
+    def add_cosignatures(self, cosignatures: list[Cosignature]) -> None: ...
+
+    def cosignatures(self, checkpoint: str) -> list[str]: ...
+
+    def cosigned_size(self, witness: str) -> int: ...
 
     def close(self) -> None: ...
 
@@ -107,6 +123,14 @@ CREATE TABLE IF NOT EXISTS custody_index_recent (
     key BLOB NOT NULL,
     seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS custody_cosignatures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    witness TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
 CREATE TABLE IF NOT EXISTS custody_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     size INTEGER NOT NULL,
@@ -115,7 +139,7 @@ CREATE TABLE IF NOT EXISTS custody_head (
 );
 """
 
-_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index")
+_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index", "custody_cosignatures")
 # Index keys land at random places in a B-tree, and each one inserted per append dirtied its own page (16 KB
 # of journal and checkpoint writes per event at a million events). So appends write them to a small
 # arrival-ordered table, merged in key order every MERGE_EVERY events, in the same transaction as an append.
@@ -225,6 +249,13 @@ class SQLiteCustodyStore:
             self._insert_checkpoint(checkpoint)
         return checkpoint
 
+    def add_cosignatures(self, cosignatures: list[Cosignature]) -> None:
+        with self._write_lock():
+            self._db.executemany(
+                "INSERT INTO custody_cosignatures (witness, size, checkpoint, line) VALUES (?, ?, ?, ?)",
+                [(c.witness, c.size, c.checkpoint, c.line) for c in cosignatures],
+            )
+
     def _merge_index(self) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO custody_index (key, seq) SELECT key, seq FROM custody_index_recent ORDER BY key, seq"
@@ -276,6 +307,15 @@ class SQLiteCustodyStore:
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._db.execute("SELECT size, root, time, log_id, signature FROM custody_checkpoints ORDER BY id")
         return [Checkpoint(size, bytes(root), time, log_id, bytes(sig)) for size, root, time, log_id, sig in rows]
+
+    def cosignatures(self, checkpoint: str) -> list[str]:
+        rows = self._db.execute("SELECT line FROM custody_cosignatures WHERE checkpoint = ? ORDER BY id", (checkpoint,))
+        return [line for (line,) in rows]
+
+    def cosigned_size(self, witness: str) -> int:
+        """The largest tree `witness` cosigned for this log (0: none), where its next add-checkpoint starts."""
+        query = "SELECT COALESCE(MAX(size), 0) FROM custody_cosignatures WHERE witness = ?"
+        return self._db.execute(query, (witness,)).fetchone()[0]
 
     def lookup(self, key: str) -> list[int]:
         stored = _index_key(key)

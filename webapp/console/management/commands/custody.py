@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from tqdm import tqdm
 
 from provenance.custody.bundle import BundleReport, export_bundle, verify_bundle
-from provenance.custody.checkpoint import checkpoint_note, log_verifier
+from provenance.custody.checkpoint import log_verifier
 from provenance.custody.log import CustodyLog, LogReport, verify_log
 from provenance.custody.tiles import export_tiles
+from provenance.custody.witness import cosigned_note, policy_from_env, quorum_problem
 from provenance.errors import CustodyError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
@@ -60,7 +62,7 @@ class Command(StageCommand):
         export.add_argument("-o", "--output", type=Path, required=True)
         export.add_argument("--sha256", help="only this asset's history (with inclusion proofs)")
         export.add_argument("--known-size", type=int, help="add a consistency proof from this earlier tree size")
-        checkpoint = actions.add_parser("checkpoint", help="print the latest checkpoint as a C2SP signed note")
+        checkpoint = actions.add_parser("checkpoint", help="print the latest checkpoint as a C2SP signed note, with its witnesses' cosignatures")
         checkpoint.add_argument("--new", action="store_true",
                                 help="first sign the current head as a new checkpoint (needs the key's passphrase)")
         checkpoint.add_argument("--vkey", action="store_true",
@@ -102,6 +104,9 @@ class Command(StageCommand):
     def _verify(self, log: CustodyLog, options) -> None:
         entries = ((e.body, e.leaf) for e in tqdm(log.store.entries(), total=log.store.size(), unit="event", desc="verify"))
         report = verify_log(entries, log.store.checkpoints(), log.public_key)
+        if report.ok and report.checkpoints:
+            witnessing = quorum_problem(log.store, log.latest_checkpoint(), log.public_key, policy_from_env())
+            report = replace(report, problem=witnessing) if witnessing else report
         self._print_verdict(report.to_json(), _report_line(report), options["json"])
         if not report.ok:
             raise CustodyError(f"custody log verification failed: {report.problem}")
@@ -140,8 +145,8 @@ class Command(StageCommand):
         if options["vkey"]:
             self.stdout.write(log_verifier(log.public_key).vkey())
             return
-        checkpoint = log.checkpoint() if options["new"] else log.latest_checkpoint()
-        self.stdout.write(checkpoint_note(checkpoint, log.public_key), ending="")
+        checkpoint = log.checkpoint() if options["new"] else log.latest_checkpoint()  # --new: witnesses cosign it
+        self.stdout.write(cosigned_note(log.store, checkpoint, log.public_key), ending="")
 
     def _export_tiles(self, log: CustodyLog, options) -> None:
         checkpoint = export_tiles(log, options["directory"])
