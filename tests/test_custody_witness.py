@@ -150,3 +150,49 @@ def test_witness_refuses_what_the_protocol_refuses(witnesses, tmp_path):
     forged = text.replace("\n3\n", "\n4\n", 1) + "\n\n" + signature  # the log's key name and ID, a broken signature
     assert _post(url, add_checkpoint_body(3, [], forged))[0] == 403
     assert installation_keys()
+
+
+def test_a_witness_answering_a_garbled_cosignature_costs_a_warning_not_the_append(monkeypatch, tmp_path, caplog):
+    """A witness that answers 200 with a line that is no valid cosignature of its key (not base64, or a signature
+    that does not verify) is one that did not cosign: the append stands and nothing is stored for it."""
+    import base64
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "witness tests")
+    from provenance.seal import installation_keys, installation_log
+    installation_keys()
+    vkey = _run("witness", "init", str(tmp_path / "liar"), "--name", "witness.example/liar").strip()
+    key_id = bytes.fromhex(vkey.split("+")[1])
+    answers = iter([b"\xe2\x80\x94 witness.example/liar not*base64\n",
+                    "— witness.example/liar ".encode() + base64.b64encode(key_id + bytes(72)) + b"\n"])
+
+    class Liar(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = next(answers)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("FACEPROOF_WITNESSES", f"{vkey} http://127.0.0.1:{server.server_port}")
+    try:
+        _append(_events("one", 2))  # not base64
+        _append(_events("two", 2))  # base64, the liar's key ID, a signature that does not verify
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r.getMessage().count("bad cosignature") for r in caplog.records if "not witnessed" in r.getMessage()] == [1, 1]
+    log = installation_log()
+    try:
+        assert log.store.size() == 4
+        assert log.store.cosignatures(note.parse(checkpoint_note(log.latest_checkpoint(), log.public_key)).text) == []
+    finally:
+        log.store.close()
+    with pytest.raises(CommandError, match="0 of the 1 witness cosignatures"):
+        _run("custody", "verify")

@@ -101,8 +101,11 @@ def request_cosignature(
             raise WitnessError(f"witness {witness.label} refused the checkpoint of size {size}: HTTP {status} "
                                f"{body.strip()[:200]}")
         text = note.parse(signed_note).text
-        returned = note.Note(text, tuple(note.parse_signature_line(line) for line in body.splitlines() if line))
-        ours = list(note.verified_signatures(returned, [witness.verifier]))
+        try:
+            returned = note.Note(text, tuple(note.parse_signature_line(line) for line in body.splitlines() if line))
+            ours = list(note.verified_signatures(returned, [witness.verifier]))
+        except note.NoteError as exc:
+            raise WitnessError(f"witness {witness.label} answered with a bad cosignature ({exc})") from None
         if not ours:
             raise WitnessError(f"witness {witness.label} answered without its cosignature")
         return Cosignature(witness.label, size, text, ours[0].line())
