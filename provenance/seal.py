@@ -277,7 +277,7 @@ class SealSession:
         self._sealer.registry.record(RegistryEntry(
             self.watermark_id, output.name, output_ref.sha256, signed.manifest_label, checkpoint.log_id, sign.seq,
             checkpoint.size, checkpoint.root.hex(),
-        ))
+        ), signed.manifest_store)
         os.replace(partial, output)
         return SealResult(
             output, output_ref.sha256, self.watermark_id, signed.manifest_label, checkpoint.log_id,

@@ -263,7 +263,7 @@ class SQLiteCustodyStore:
         self._db.execute("DELETE FROM custody_index_recent")
 
     def _write_lock(self):
-        return _ImmediateTransaction(self._db)
+        return ImmediateTransaction(self._db)
 
     def _insert_checkpoint(self, checkpoint: Checkpoint) -> None:
         self._db.execute(
@@ -327,7 +327,7 @@ class SQLiteCustodyStore:
         return [seq for (seq,) in rows]
 
 
-class _ImmediateTransaction:
+class ImmediateTransaction:
     """BEGIN IMMEDIATE takes SQLite's write lock up front: no two appenders ever read the same head."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
