@@ -31,8 +31,9 @@ from provenance import manifest
 from provenance.consent import ConsentRecord, require_consent
 from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event, Receipt, sha256_file
-from provenance.custody.store import SQLiteCustodyStore
-from provenance.custody.witness import policy_from_env, witness_checkpoint
+from provenance.custody.store import Checkpoint, SQLiteCustodyStore
+from provenance.custody.timestamp import timestamp_checkpoint
+from provenance.custody.witness import WitnessPolicy, policy_from_env, witness_checkpoint
 from provenance.errors import ProvenanceError
 from provenance.home import custody_db_path, custody_url, keys_dir, watermark_key_path
 from provenance.keys import KeyStore, SigningIdentity
@@ -99,11 +100,18 @@ def installation_log(*, writable: bool = False, passphrase: str | None = None) -
     if not writable:
         return CustodyLog(store, public_key=keys.custody_public_key())
     log = CustodyLog(store, signing_key=keys.custody_key(passphrase))
-    policy = policy_from_env()
-    if policy.witnesses:
-        log.after_checkpoint = lambda checkpoint: witness_checkpoint(store, log.tree_levels, log.public_key,
-                                                                     checkpoint, policy)
+    policy, tsa_url = policy_from_env(), keys.tsa_url
+    if policy.witnesses or tsa_url:
+        log.after_checkpoint = lambda checkpoint: _publish(log, checkpoint, policy, tsa_url)
     return log
+
+
+def _publish(log: CustodyLog, checkpoint: Checkpoint, policy: WitnessPolicy, tsa_url: str | None) -> None:
+    """What follows each durable checkpoint: its RFC 3161 timestamp and its witnesses' cosignatures (each skipped
+    with a warning when its server does not answer)."""
+    timestamp_checkpoint(log.store, log.public_key, checkpoint, tsa_url)
+    if policy.witnesses:
+        witness_checkpoint(log.store, log.tree_levels, log.public_key, checkpoint, policy)
 
 
 def record_reports(

@@ -71,6 +71,15 @@ class Cosignature:
     line: str
 
 
+@dataclass(frozen=True)
+class StoredTimestamp:
+    """An RFC 3161 timestamp token (DER) over a checkpoint's signed note (provenance.custody.timestamp)."""
+
+    size: int
+    checkpoint: str  # the signed note whose SHA-256 the token stamps
+    token: bytes
+
+
 GENESIS_LEAF = bytes(HASH_SIZE)
 
 
@@ -96,6 +105,10 @@ class CustodyStore(Protocol):
     def cosignatures(self, checkpoint: str) -> list[str]: ...
 
     def cosigned_size(self, witness: str) -> int: ...
+
+    def add_timestamp(self, size: int, checkpoint: str, token: bytes) -> None: ...
+
+    def timestamps(self, checkpoint: str | None = None) -> list[StoredTimestamp]: ...
 
     def close(self) -> None: ...
 
@@ -131,6 +144,13 @@ CREATE TABLE IF NOT EXISTS custody_cosignatures (
     line TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
+CREATE TABLE IF NOT EXISTS custody_timestamps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    size INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL,
+    token BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_timestamps_checkpoint ON custody_timestamps (checkpoint);
 CREATE TABLE IF NOT EXISTS custody_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     size INTEGER NOT NULL,
@@ -139,7 +159,8 @@ CREATE TABLE IF NOT EXISTS custody_head (
 );
 """
 
-_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index", "custody_cosignatures")
+_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index", "custody_cosignatures",
+                       "custody_timestamps")
 # Index keys land at random places in a B-tree, and each one inserted per append dirtied its own page (16 KB
 # of journal and checkpoint writes per event at a million events). So appends write them to a small
 # arrival-ordered table, merged in key order every MERGE_EVERY events, in the same transaction as an append.
@@ -167,6 +188,13 @@ def _append_only_triggers() -> str:
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
             )
     return "\n".join(statements)
+
+
+def timestamps_query(checkpoint: str | None, placeholder: str) -> tuple[str, tuple[str, ...]]:
+    """The query (and its parameters) of `CustodyStore.timestamps`, in the backend's placeholder style."""
+    where = f" WHERE checkpoint = {placeholder}" if checkpoint is not None else ""
+    query = f"SELECT size, checkpoint, token FROM custody_timestamps{where} ORDER BY id"
+    return query, (checkpoint,) if checkpoint is not None else ()
 
 
 def cached_head(row: tuple[int, bytes, bytes] | None, size: int, leaves: Callable[[], list[bytes]]) -> LogHead:
@@ -256,6 +284,11 @@ class SQLiteCustodyStore:
                 [(c.witness, c.size, c.checkpoint, c.line) for c in cosignatures],
             )
 
+    def add_timestamp(self, size: int, checkpoint: str, token: bytes) -> None:
+        with self._write_lock():
+            self._db.execute("INSERT INTO custody_timestamps (size, checkpoint, token) VALUES (?, ?, ?)",
+                             (size, checkpoint, token))
+
     def _merge_index(self) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO custody_index (key, seq) SELECT key, seq FROM custody_index_recent ORDER BY key, seq"
@@ -316,6 +349,11 @@ class SQLiteCustodyStore:
         """The largest tree `witness` cosigned for this log (0: none), where its next add-checkpoint starts."""
         query = "SELECT COALESCE(MAX(size), 0) FROM custody_cosignatures WHERE witness = ?"
         return self._db.execute(query, (witness,)).fetchone()[0]
+
+    def timestamps(self, checkpoint: str | None = None) -> list[StoredTimestamp]:
+        """The timestamps of one checkpoint note, or (None) all of them, oldest first."""
+        query, where = timestamps_query(checkpoint, "?")
+        return [StoredTimestamp(size, note, bytes(token)) for size, note, token in self._db.execute(query, where)]
 
     def lookup(self, key: str) -> list[int]:
         stored = _index_key(key)
