@@ -10,8 +10,6 @@ import hashlib
 import io
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from provenance.custody.timestamp import (
     CONTENT_TYPE_ATTRIBUTE, MESSAGE_DIGEST_ATTRIBUTE, SHA256, SIGNED_DATA, TST_INFO, TimestampError, request_timestamp,
     verify_token,
 )
+from tests.loopback import post_server
 
 PASSPHRASE = "timestamp tests"
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
@@ -109,27 +108,14 @@ def tsa(monkeypatch, tmp_path):
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", PASSPHRASE)
     authority = LoopbackTsa(tmp_path / "tsa")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            assert self.headers["Content-Type"] == "application/timestamp-query"
-            body = authority.reply(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request: bytes, content_type: str) -> bytes:
+        assert content_type == "application/timestamp-query"
+        return authority.reply(request)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    authority.url = f"http://127.0.0.1:{server.server_port}/tsa"
-    _run("keys", "init")
-    _run("keys", "tsa", authority.url)
-    yield authority
-    server.shutdown()
-    server.server_close()
+    with post_server(answer, "application/timestamp-reply") as url:
+        _run("keys", "init")
+        _run("keys", "tsa", f"{url}/tsa")
+        yield authority
 
 
 def _run(*args: str) -> str:
@@ -226,29 +212,16 @@ def test_a_token_from_openssl_as_the_tsa_verifies(tmp_path):
         "digests = sha256\nsigner_digest = sha256\ness_cert_id_alg = sha256\n")
     note_bytes = b"faceproof.custody/0123456789abcdef\n3\nroot=\n"
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            (tmp_path / "request.tsq").write_bytes(self.rfile.read(int(self.headers["Content-Length"])))
-            subprocess.run(["openssl", "ts", "-reply", "-config", str(tmp_path / "ts.cnf"), "-queryfile",
-                            str(tmp_path / "request.tsq"), "-signer", str(authority.folder / "tsa.pem"), "-inkey",
-                            str(authority.folder / "tsa.key"), "-out", str(tmp_path / "reply.tsr")],
-                           check=True, capture_output=True)
-            body = (tmp_path / "reply.tsr").read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def openssl_reply(request: bytes, _: str) -> bytes:
+        (tmp_path / "request.tsq").write_bytes(request)
+        subprocess.run(["openssl", "ts", "-reply", "-config", str(tmp_path / "ts.cnf"), "-queryfile",
+                        str(tmp_path / "request.tsq"), "-signer", str(authority.folder / "tsa.pem"), "-inkey",
+                        str(authority.folder / "tsa.key"), "-out", str(tmp_path / "reply.tsr")],
+                       check=True, capture_output=True)
+        return (tmp_path / "reply.tsr").read_bytes()
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        token = request_timestamp(f"http://127.0.0.1:{server.server_port}/", note_bytes)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with post_server(openssl_reply, "application/timestamp-reply") as url:
+        token = request_timestamp(url, note_bytes)
     info = verify_token(token, note_bytes)
     assert info.tsa == "CN=Test TSA" and info.serial == int((tmp_path / "serial").read_text(), 16)  # as openssl counted
     with pytest.raises(TimestampError, match="imprint"):

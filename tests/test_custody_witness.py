@@ -156,7 +156,8 @@ def test_a_witness_answering_a_garbled_cosignature_costs_a_warning_not_the_appen
     """A witness that answers 200 with a line that is no valid cosignature of its key (not base64, or a signature
     that does not verify) is one that did not cosign: the append stands and nothing is stored for it."""
     import base64
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.loopback import post_server
 
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "witness tests")
     from provenance.seal import installation_keys, installation_log
@@ -165,28 +166,10 @@ def test_a_witness_answering_a_garbled_cosignature_costs_a_warning_not_the_appen
     key_id = bytes.fromhex(vkey.split("+")[1])
     answers = iter([b"\xe2\x80\x94 witness.example/liar not*base64\n",
                     "— witness.example/liar ".encode() + base64.b64encode(key_id + bytes(72)) + b"\n"])
-
-    class Liar(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = next(answers)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("FACEPROOF_WITNESSES", f"{vkey} http://127.0.0.1:{server.server_port}")
-    try:
+    with post_server(lambda body, _: next(answers), "text/plain") as url:
+        monkeypatch.setenv("FACEPROOF_WITNESSES", f"{vkey} {url}")
         _append(_events("one", 2))  # not base64
         _append(_events("two", 2))  # base64, the liar's key ID, a signature that does not verify
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [r.getMessage().count("bad cosignature") for r in caplog.records if "not witnessed" in r.getMessage()] == [1, 1]
     log = installation_log()
     try:
