@@ -144,6 +144,7 @@ def tsa_reachable(url: str | None) -> bool:
 class Signed:
     manifest_label: str
     timestamped: bool
+    manifest_store: bytes  # the embedded C2PA manifest store (JUMBF), kept for soft-binding resolution
 
 
 def sign(
@@ -157,34 +158,34 @@ def sign(
     tsa = identity.tsa_url if tsa_reachable(identity.tsa_url) else None
     try:
         try:
-            label = _sign_with(source, destination, identity, spec, mime, tsa)
+            label, store = _sign_with(source, destination, identity, spec, mime, tsa)
         except c2pa.C2paError:
             if tsa is None:
                 raise
             # A reachable TSA that answers badly must not block signing: the signature stands without a timestamp.
             tsa = None
-            label = _sign_with(source, destination, identity, spec, mime, None)
+            label, store = _sign_with(source, destination, identity, spec, mime, None)
     except BaseException as exc:
         destination.unlink(missing_ok=True)  # a half-written file would be an unsigned output
         if isinstance(exc, c2pa.C2paError):
             raise ProvenanceError(f"{source.name}: C2PA signing failed ({exc})") from None
         raise
-    return Signed(label, tsa is not None)
+    return Signed(label, tsa is not None, store)
 
 
 def _sign_with(
     source: Path, destination: Path, identity: SigningIdentity, spec: ManifestSpec, mime: str, tsa: str | None
-) -> str:
+) -> tuple[str, bytes]:
     info = c2pa.C2paSignerInfo(identity.alg, identity.chain_pem, identity.private_key_pem(), tsa)
     context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
     with c2pa.Signer.from_info(info) as signer, c2pa.Builder(build_manifest(spec), context=context) as builder:
         if spec.parent is not None and Path(spec.parent).suffix.lower() in MIME_TYPES:
             _add_parent(builder, Path(spec.parent))
         with open(source, "rb") as src, open(destination, "w+b") as dst:
-            builder.sign(signer, mime, src, dst)
+            store = builder.sign(signer, mime, src, dst)
             dst.flush()
             os.fsync(dst.fileno())
-    return _active_label(destination)
+    return _active_label(destination), bytes(store)
 
 
 def _add_parent(builder: c2pa.Builder, parent: Path) -> None:
@@ -235,14 +236,17 @@ def _reader_context(trust_anchors_pem: bytes) -> c2pa.Context:
     return c2pa.Context.from_dict(settings)
 
 
-def verify(path: str | os.PathLike, *, trust_anchors_pem: bytes = b"") -> VerifyResult:
-    """Validate the embedded manifest of `path` against the given trust anchors (PEM roots)."""
+def verify(
+    path: str | os.PathLike, *, trust_anchors_pem: bytes = b"", manifest_store: bytes | None = None
+) -> VerifyResult:
+    """Validate the embedded manifest of `path` against the given trust anchors (PEM roots); or, given a
+    `manifest_store` (a sidecar, e.g. one fetched by soft-binding resolution), that store against the file."""
     path = Path(path)
     if not path.is_file():
         raise ProvenanceError(f"{path}: no such file")
-    mime_type(path)
+    mime = mime_type(path)
     try:
-        reader = c2pa.Reader.try_create(str(path), context=_reader_context(trust_anchors_pem))
+        reader = _reader(path, mime, manifest_store, _reader_context(trust_anchors_pem))
     except c2pa.C2paError as exc:
         # A damaged or stripped manifest store is a finding about the file, not a failure to run.
         return VerifyResult(str(path), "Invalid", [f"manifest.unreadable: {exc}"])
@@ -252,6 +256,13 @@ def verify(path: str | os.PathLike, *, trust_anchors_pem: bytes = b"") -> Verify
         state = str(reader.get_validation_state())
         report = json.loads(reader.json())
     return _result(path, state, report)
+
+
+def _reader(path: Path, mime: str, manifest_store: bytes | None, context: c2pa.Context) -> c2pa.Reader | None:
+    if manifest_store is None:
+        return c2pa.Reader.try_create(str(path), context=context)
+    with open(path, "rb") as stream:  # the reader has read what it needs once it is made
+        return c2pa.Reader(mime, stream, manifest_data=manifest_store, context=context)
 
 
 def _failure_codes(report: Mapping[str, Any]) -> list[str]:

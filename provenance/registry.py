@@ -5,7 +5,9 @@ is looked up here, and the entry points at the original signed file and the cust
 recorded it. It lives in the custody database (one file to back up) and is append-only like the log.
 
 Hooks for the watermark code: `allocate_id()` reserves a fresh random 32-bit ID before embedding;
-`provenance.seal.seal(..., watermark_id=...)` records it; `lookup(id)` answers a detection.
+`provenance.seal.seal(..., watermark_id=...)` records it; `lookup(id)` answers a detection. The output's C2PA
+manifest store is kept beside its record (`manifest_of`), so a watermark alone leads back to the manifest the
+file carried (C2PA soft-binding resolution, `provenance.softbinding`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from provenance.custody.store import connect_sqlite
+from provenance.custody.store import ImmediateTransaction, connect_sqlite
 from provenance.errors import ProvenanceError
+from provenance.home import custody_db_path
 
 WATERMARK_ID_BITS = 32
 
@@ -39,11 +42,16 @@ CREATE TABLE IF NOT EXISTS watermark_records (
     recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS watermark_records_output ON watermark_records (output_sha256);
+CREATE TABLE IF NOT EXISTS manifest_stores (
+    watermark_id INTEGER PRIMARY KEY REFERENCES watermark_records (watermark_id),
+    manifest_label TEXT NOT NULL UNIQUE,
+    store BLOB NOT NULL
+);
 """
 _TRIGGERS = "\n".join(
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
-    for table in ("watermark_ids", "watermark_records")
+    for table in ("watermark_ids", "watermark_records", "manifest_stores")
     for action in ("UPDATE", "DELETE")
 )
 
@@ -64,6 +72,15 @@ class RegistryEntry:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class KeptManifest:
+    """The C2PA manifest store signed into an output (JUMBF, `application/c2pa`), byte for byte."""
+
+    watermark_id: int
+    manifest_label: str
+    store: bytes
+
+
 def _check_id(watermark_id: int) -> int:
     if not 0 <= int(watermark_id) < 1 << WATERMARK_ID_BITS:
         raise ProvenanceError(f"watermark ID {watermark_id} is outside 0..2^{WATERMARK_ID_BITS}-1")
@@ -72,8 +89,14 @@ def _check_id(watermark_id: int) -> int:
 
 class WatermarkRegistry:
     def __init__(self, database: str | os.PathLike | sqlite3.Connection) -> None:
-        self._db = database if isinstance(database, sqlite3.Connection) else connect_sqlite(Path(database))
+        self._owned = not isinstance(database, sqlite3.Connection)
+        self._db = connect_sqlite(Path(database)) if self._owned else database
         self._db.executescript(_SCHEMA + _TRIGGERS)
+
+    def close(self) -> None:
+        """Close the connection this registry opened (one shared with a custody log stays open: it is the log's)."""
+        if self._owned:
+            self._db.close()
 
     def allocate_id(self) -> int:
         """Reserve an unused random ID (random, so IDs reveal nothing about order or volume)."""
@@ -97,21 +120,42 @@ class WatermarkRegistry:
         row = self._db.execute("SELECT 1 FROM watermark_ids WHERE watermark_id = ?", (_check_id(watermark_id),))
         return row.fetchone() is not None
 
-    def record(self, entry: RegistryEntry) -> None:
-        """Bind a reserved ID to its signed output, once: a second record for the same ID is refused."""
+    def record(self, entry: RegistryEntry, manifest_store: bytes = b"") -> None:
+        """Bind a reserved ID to its signed output, once: a second record for the same ID is refused. The output's
+        manifest store, when given, is kept with it in the same transaction."""
         if not self.is_reserved(entry.watermark_id):
             raise ProvenanceError(f"watermark ID {entry.watermark_id} was never allocated or reserved")
         try:
-            self._db.execute(
-                "INSERT INTO watermark_records (watermark_id, output_name, output_sha256, manifest_label, log_id, "
-                "custody_seq, checkpoint_size, checkpoint_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.watermark_id, entry.output_name, entry.output_sha256, entry.manifest_label, entry.log_id,
-                    entry.custody_seq, entry.checkpoint_size, entry.checkpoint_root,
-                ),
-            )
+            with ImmediateTransaction(self._db):
+                self._db.execute(
+                    "INSERT INTO watermark_records (watermark_id, output_name, output_sha256, manifest_label, log_id, "
+                    "custody_seq, checkpoint_size, checkpoint_root) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.watermark_id, entry.output_name, entry.output_sha256, entry.manifest_label, entry.log_id,
+                        entry.custody_seq, entry.checkpoint_size, entry.checkpoint_root,
+                    ),
+                )
+                if manifest_store:
+                    self._db.execute(
+                        "INSERT INTO manifest_stores (watermark_id, manifest_label, store) VALUES (?, ?, ?)",
+                        (entry.watermark_id, entry.manifest_label, manifest_store),
+                    )
         except sqlite3.IntegrityError:
             raise ProvenanceError(f"watermark ID {entry.watermark_id} is already bound to another output") from None
+
+    def manifest_of(self, watermark_id: int) -> KeptManifest | None:
+        """The manifest store kept for the output with this watermark (outputs sealed before stores were kept
+        have none)."""
+        return self._kept("watermark_id", _check_id(watermark_id))
+
+    def manifest_labelled(self, manifest_label: str) -> KeptManifest | None:
+        """The manifest store kept whose active manifest has this label (a C2PA manifest ID, `urn:c2pa:...`)."""
+        return self._kept("manifest_label", manifest_label)
+
+    def _kept(self, column: str, value: int | str) -> KeptManifest | None:
+        row = self._db.execute(f"SELECT watermark_id, manifest_label, store FROM manifest_stores WHERE {column} = ?",
+                               (value,)).fetchone()
+        return KeptManifest(row[0], row[1], bytes(row[2])) if row else None
 
     def lookup(self, watermark_id: int) -> RegistryEntry | None:
         """The output a detected watermark ID belongs to, or None when this installation never issued it."""
@@ -129,3 +173,9 @@ class WatermarkRegistry:
             (sha256,),
         )
         return [RegistryEntry(*row) for row in rows]
+
+
+def installation_registry() -> WatermarkRegistry | None:
+    """The registry of $FACEPROOF_HOME for reading, or None where nothing was ever sealed (reading creates nothing)."""
+    path = custody_db_path()
+    return WatermarkRegistry(path) if path.exists() else None

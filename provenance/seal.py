@@ -31,7 +31,9 @@ from provenance import manifest
 from provenance.consent import ConsentRecord, require_consent
 from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event, Receipt, sha256_file
-from provenance.custody.store import SQLiteCustodyStore
+from provenance.custody.store import Checkpoint, SQLiteCustodyStore
+from provenance.custody.timestamp import timestamp_checkpoint
+from provenance.custody.witness import WitnessPolicy, policy_from_env, witness_checkpoint
 from provenance.errors import ProvenanceError
 from provenance.home import custody_db_path, custody_url, keys_dir, watermark_key_path
 from provenance.keys import KeyStore, SigningIdentity
@@ -95,9 +97,21 @@ def installation_log(*, writable: bool = False, passphrase: str | None = None) -
     """This installation's custody log; read-only needs no passphrase (only the public checkpoint key)."""
     keys = KeyStore(keys_dir())
     store = open_store(custody_url(), custody_db_path())
-    if writable:
-        return CustodyLog(store, signing_key=keys.custody_key(passphrase))
-    return CustodyLog(store, public_key=keys.custody_public_key())
+    if not writable:
+        return CustodyLog(store, public_key=keys.custody_public_key())
+    log = CustodyLog(store, signing_key=keys.custody_key(passphrase))
+    policy, tsa_url = policy_from_env(), keys.tsa_url
+    if policy.witnesses or tsa_url:
+        log.after_checkpoint = lambda checkpoint: _publish(log, checkpoint, policy, tsa_url)
+    return log
+
+
+def _publish(log: CustodyLog, checkpoint: Checkpoint, policy: WitnessPolicy, tsa_url: str | None) -> None:
+    """What follows each durable checkpoint: its RFC 3161 timestamp and its witnesses' cosignatures (each skipped
+    with a warning when its server does not answer)."""
+    timestamp_checkpoint(log.store, log.public_key, checkpoint, tsa_url)
+    if policy.witnesses:
+        witness_checkpoint(log.store, log.tree_levels, log.public_key, checkpoint, policy)
 
 
 def record_reports(
@@ -271,7 +285,7 @@ class SealSession:
         self._sealer.registry.record(RegistryEntry(
             self.watermark_id, output.name, output_ref.sha256, signed.manifest_label, checkpoint.log_id, sign.seq,
             checkpoint.size, checkpoint.root.hex(),
-        ))
+        ), signed.manifest_store)
         os.replace(partial, output)
         return SealResult(
             output, output_ref.sha256, self.watermark_id, signed.manifest_label, checkpoint.log_id,

@@ -88,6 +88,11 @@ def test_store_refuses_update_and_delete(log, custody_backend):
         log.store.connection.execute("UPDATE custody_entries SET body = leaf WHERE seq = 1")
     with pytest.raises(custody_backend.refused, match="custody_checkpoints is append-only"):
         log.store.connection.execute("DELETE FROM custody_checkpoints")
+    log.store.add_timestamp(3, "a checkpoint note\n", b"a token")
+    with pytest.raises(custody_backend.refused, match="custody_timestamps is append-only"):
+        log.store.connection.execute("DELETE FROM custody_timestamps")
+    assert [(t.size, t.token) for t in log.store.timestamps("a checkpoint note\n")] == [(3, b"a token")]
+    assert log.store.timestamps("another note\n") == [] and len(log.store.timestamps()) == 1
     assert log.verify().ok and log.store.size() == 3
 
 

@@ -157,9 +157,11 @@ def test_a_granted_writer_appends_but_cannot_edit_or_unguard_the_log(pg_log, pos
     writer = CustodyLog(PostgresCustodyStore(make_conninfo(postgres_backend.url, user=role, password=password)),
                         signing_key=key)
     writer.append(_event(1))
+    writer.store.add_timestamp(2, "note", b"token")
     assert writer.verify().ok and [e["seq"] for e in writer.events_of_kind("convert")] == [0, 1]
     db = writer.store.connection
     for statement in ("UPDATE custody_entries SET body = leaf", "DELETE FROM custody_checkpoints",
+                      "DELETE FROM custody_timestamps",
                       "TRUNCATE custody_index", "DROP TRIGGER custody_entries_no_change ON custody_entries",
                       "ALTER TABLE custody_entries DISABLE TRIGGER USER"):
         with pytest.raises(errors.InsufficientPrivilege):  # permission denied, or must be owner

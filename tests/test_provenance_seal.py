@@ -95,6 +95,8 @@ def test_image_seal_and_repeat_inputs_are_ingested_once(sealer, tmp_path):
         cv2.imwrite(str(tmp_path / f"{name}.enc.png"), session.mark(cv2.imread(str(target))))
         result = session.finish(tmp_path / f"{name}.enc.png", tmp_path / f"{name}.png")
         assert manifest.verify(result.output, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem()).state == "Trusted"
+        kept = sealer.registry.manifest_of(result.watermark_id)  # for soft-binding resolution: the file's own store
+        assert kept.manifest_label == result.manifest_label and kept.store in result.output.read_bytes()
     target_hash = sha256_file(target)
     [ingest] = sealer.log.events_of_kind("ingest")  # the target, once, though two outputs used it
     assert ingest["inputs"][0]["sha256"] == target_hash

@@ -10,8 +10,8 @@ from provenance.errors import ProvenanceError
 from provenance.registry import RegistryEntry, WatermarkRegistry
 
 
-def _entry(watermark_id: int, name: str = "out.mp4") -> RegistryEntry:
-    return RegistryEntry(watermark_id, name, "ab" * 32, "urn:c2pa:1234", "log-1", 7, 8, "cd" * 32)
+def _entry(watermark_id: int, name: str = "out.mp4", label: str = "urn:c2pa:1234") -> RegistryEntry:
+    return RegistryEntry(watermark_id, name, "ab" * 32, label, "log-1", 7, 8, "cd" * 32)
 
 
 @pytest.fixture
@@ -58,7 +58,33 @@ def test_rows_cannot_be_edited_or_deleted(tmp_path):
     registry.reserve(5)
     registry.record(_entry(5))
     database = sqlite3.connect(path)
-    for statement in ("UPDATE watermark_records SET output_name = 'x'", "DELETE FROM watermark_ids"):
+    registry.reserve(6)
+    registry.record(_entry(6, "six.mp4", "urn:c2pa:six"), b"store six")
+    for statement in ("UPDATE watermark_records SET output_name = 'x'", "DELETE FROM watermark_ids",
+                      "UPDATE manifest_stores SET store = x'00'", "DELETE FROM manifest_stores"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             database.execute(statement)
     assert registry.lookup(5).output_name == "out.mp4"
+    assert registry.manifest_of(6).store == b"store six"
+
+
+def test_a_manifest_store_is_kept_with_its_record_or_not_at_all(tmp_path):
+    path = tmp_path / "custody.sqlite3"
+    registry = WatermarkRegistry(path)
+    for watermark_id in (1, 2, 3):
+        registry.reserve(watermark_id)
+    registry.record(_entry(1, "one.mp4", "urn:c2pa:one"), b"jumbf of one")
+    registry.record(_entry(2, "two.mp4", "urn:c2pa:two"))  # sealed before stores were kept: a record, no store
+    reopened = WatermarkRegistry(path)
+    kept = reopened.manifest_of(1)
+    assert (kept.watermark_id, kept.manifest_label, kept.store) == (1, "urn:c2pa:one", b"jumbf of one")
+    assert reopened.manifest_labelled("urn:c2pa:one") == kept
+    assert reopened.manifest_of(2) is None and reopened.manifest_labelled("urn:c2pa:two") is None
+    assert reopened.manifest_of(3) is None and reopened.manifest_labelled("urn:c2pa:none") is None
+    # A store whose manifest label is already kept fails after the record's row went in: neither stays.
+    with pytest.raises(ProvenanceError, match="already bound"):
+        registry.record(_entry(3, "three.mp4", "urn:c2pa:one"), b"jumbf of three")
+    assert registry.lookup(3) is None and registry.manifest_of(3) is None
+    registry.record(_entry(3, "three.mp4", "urn:c2pa:three"), b"jumbf of three")  # and the ID is still free
+    assert reopened.manifest_of(3).store == b"jumbf of three"
+    reopened.close()

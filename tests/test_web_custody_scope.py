@@ -4,56 +4,14 @@ page, in the detector's report (HTML, JSON), in `GET /api/cases/N/`, nor in the 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.web_fixtures import *  # noqa: F403  (fixtures)
-from tests.web_fixtures import client_for, make_member, short_video, upload_of
+from tests.web_fixtures import client_for, make_member, sealed_output_of, upload_of
 
 pytestmark = pytest.mark.django_db
-FRAMES = 30  # a second of video: enough for the watermark's ID, cheap to analyse twice
-
-
-def _sealed_output_of(project, producer, tmp_path: Path) -> Path:
-    """A watermarked, signed, logged swap output of `project`, sealed as the web app's conversion seals one."""
-    from provenance.consent import record_consent
-    from provenance.seal import Sealer, SealRequest
-    from swapcore import media
-    from swapcore.media import ffmpeg_exe
-    from webapp.custody.logs import actor_of
-    from webapp.jobs.models import Job
-    from webapp.projects.models import Output, media_path
-
-    clip = tmp_path / "target.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(short_video()), "-frames:v", str(FRAMES), "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", str(clip)], check=True)
-    identity = project.identities.first()
-    relative = f"{project.folder()}/outputs/alpha-secret-swap.mp4"
-    media_path(relative).parent.mkdir(parents=True, exist_ok=True)
-    form = tmp_path / "form.pdf"
-    form.write_bytes(b"%PDF-1.4 consent of studio one")
-    sealer = Sealer.for_installation()
-    try:
-        record_consent(sealer.log, identity=identity.custody_name, person="Alpha Person", document=form,
-                       actor=actor_of(producer))
-        session = sealer.begin(SealRequest(kind="video", title="alpha secret swap", actor=actor_of(producer),
-                                           inputs=[clip], parent=clip, model={"arch": "lite", "sha256": "ab" * 32},
-                                           consents=[identity.custody_name], parameters={"project": project.pk}))
-        info = media.probe(clip)
-        encoded = tmp_path / "encoded.mp4"
-        with media.VideoWriter(encoded, info.width, info.height, info.fps, crf=18) as writer:
-            for _, frame in media.iter_frames(clip):
-                writer.write(session.mark(frame))
-        sealed = session.finish(encoded, media_path(relative))
-    finally:
-        sealer.close()
-    job = Job.objects.create(organisation=project.organisation, project=project, kind=Job.Kind.CONVERT,
-                             state=Job.State.SUCCEEDED, created_by=producer)
-    Output.objects.create(project=project, job=job, path=relative, sha256=sealed.sha256,
-                          watermark_id=sealed.watermark_id, manifest_label=sealed.manifest_label)
-    return media_path(relative)
 
 
 def _open_case(user, clip: Path, name: str, title: str, capture):
@@ -84,7 +42,7 @@ def test_another_organisation_sees_nothing_of_a_files_custody(project, members, 
     if not default_path().is_file():
         pytest.skip(f"the detector has no calibration file yet ({default_path()})")
     studio, other = orgs
-    sealed = _sealed_output_of(project, members["producer"], tmp_path)
+    sealed = sealed_output_of(project, members["producer"], tmp_path)
 
     # Studio One checks its own output: the report links the watermark to the output and shows its custody.
     client_a, case_a = _open_case(members["verifier"], sealed, "a-private-tip.mp4", "Studio One private case",
@@ -102,6 +60,15 @@ def test_another_organisation_sees_nothing_of_a_files_custody(project, members, 
     assert case_b.sha256 == case_a.sha256
     shown_b, report_b = _everything_a_verifier_is_shown(client_b, case_b)
     assert report_b["provenance"]["watermark"]["present"] and report_b["provenance"]["registry"] is None
+    # Holding a file with the mark, Other House may resolve it to the manifest the file carried (soft binding).
+    from provenance.softbinding import binding_value
+    from webapp.projects.models import Output
+
+    output = Output.objects.get(project=project)
+    assert case_a.watermark_id == case_b.watermark_id == output.watermark_id
+    query = {"alg": "org.faceproof.watermark.v1", "value": binding_value(output.watermark_id)}
+    assert client_b.get("/api/softbinding/v1/matches/byBinding", query).json()["matches"][0]["manifestId"] == \
+        output.manifest_label
     assert all(event["actor"].endswith(f"@{other.slug}") for event in report_b["provenance"]["custody"])
     # (The file's own signed manifest names its consents, e.g. Studio One's identity: that is the file speaking,
     # readable by anyone who has it. What Studio One recorded here about its output and its case must not show.)

@@ -6,6 +6,7 @@ Imported by tests/test_web_*.py (`from tests.web_fixtures import *`).
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.conftest import shared_file
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("producer", "verifier", "auditor", "admin")
+FRAMES = 30  # a second of video: enough for the watermark's ID, cheap to analyse
 
 
 @pytest.fixture
@@ -121,3 +123,43 @@ def request_cancel_at(monkeypatch, step: int) -> None:
         original(self, done, total, detail)
 
     monkeypatch.setattr(runner.Reporter, "__call__", reporter)
+
+
+def sealed_output_of(project, producer, tmp_path: Path) -> Path:
+    """A watermarked, signed, logged swap output of `project`, sealed as the web app's conversion seals one."""
+    from provenance.consent import record_consent
+    from provenance.seal import Sealer, SealRequest
+    from swapcore import media
+    from swapcore.media import ffmpeg_exe
+    from webapp.custody.logs import actor_of
+    from webapp.jobs.models import Job
+    from webapp.projects.models import Output, media_path
+
+    clip = tmp_path / "target.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(short_video()), "-frames:v", str(FRAMES), "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    identity = project.identities.first()
+    relative = f"{project.folder()}/outputs/alpha-secret-swap.mp4"
+    media_path(relative).parent.mkdir(parents=True, exist_ok=True)
+    form = tmp_path / "form.pdf"
+    form.write_bytes(b"%PDF-1.4 consent of studio one")
+    sealer = Sealer.for_installation()
+    try:
+        record_consent(sealer.log, identity=identity.custody_name, person="Alpha Person", document=form,
+                       actor=actor_of(producer))
+        session = sealer.begin(SealRequest(kind="video", title="alpha secret swap", actor=actor_of(producer),
+                                           inputs=[clip], parent=clip, model={"arch": "lite", "sha256": "ab" * 32},
+                                           consents=[identity.custody_name], parameters={"project": project.pk}))
+        info = media.probe(clip)
+        encoded = tmp_path / "encoded.mp4"
+        with media.VideoWriter(encoded, info.width, info.height, info.fps, crf=18) as writer:
+            for _, frame in media.iter_frames(clip):
+                writer.write(session.mark(frame))
+        sealed = session.finish(encoded, media_path(relative))
+    finally:
+        sealer.close()
+    job = Job.objects.create(organisation=project.organisation, project=project, kind=Job.Kind.CONVERT,
+                             state=Job.State.SUCCEEDED, created_by=producer)
+    Output.objects.create(project=project, job=job, path=relative, sha256=sealed.sha256,
+                          watermark_id=sealed.watermark_id, manifest_label=sealed.manifest_label)
+    return media_path(relative)

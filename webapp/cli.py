@@ -13,7 +13,7 @@ import sys
 
 # The stages in the order a user meets them; each one's line is the first sentence of its command's `help`.
 STAGES = ("extract", "sort", "train", "convert", "verify", "detect", "watermark", "consent", "keys", "custody",
-          "serve", "webuser")
+          "serve", "webuser", "witness")
 ASKS_FOR_HELP = ("-h", "--help", "help")
 
 

@@ -19,15 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from provenance.custody.checkpoint import checkpoint_signed
 from provenance.custody.log import (
     CustodyLog,
     LogReport,
     checkpoint_from_json,
-    checkpoint_message,
     checkpoint_to_json,
     log_id_for,
     utc_now,
@@ -173,9 +172,7 @@ def _verify_asset_scope(bundle: dict[str, Any], checkpoints: list, key: ed25519.
     if len(checkpoints) != 1:
         return LogReport(len(entries), len(checkpoints), 0, "an asset bundle must carry exactly one checkpoint", None, 0)
     checkpoint = checkpoints[0]
-    try:
-        key.verify(checkpoint.signature, checkpoint_message(checkpoint.size, checkpoint.root, checkpoint.time, checkpoint.log_id))
-    except InvalidSignature:
+    if not checkpoint_signed(checkpoint, key):
         return LogReport(len(entries), 1, 0, "checkpoint #0 has an invalid signature: forged or altered", None, 0)
     if checkpoint.log_id != log_id_for(key):
         return LogReport(len(entries), 1, 0, "checkpoint #0 belongs to another log", None, 0)
@@ -217,9 +214,7 @@ def _check_known_checkpoint(
     if known is None:
         return None
     previous = checkpoint_from_json(known)
-    try:
-        key.verify(previous.signature, checkpoint_message(previous.size, previous.root, previous.time, previous.log_id))
-    except InvalidSignature:
+    if not checkpoint_signed(previous, key):
         return False
     latest = max(checkpoints, key=lambda c: c.size)
     proof = bundle.get("consistency") or {}

@@ -24,7 +24,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from provenance.custody.store import AppendBatch, Checkpoint, LogHead, StoredEntry, _index_key, _stored_keys, cached_head
+from provenance.custody.store import (
+    AppendBatch, Checkpoint, Cosignature, LogHead, StoredEntry, StoredTimestamp, _index_key, _stored_keys, cached_head,
+    timestamps_query,
+)
 from provenance.errors import CustodyError
 
 _TABLES = """
@@ -46,6 +49,21 @@ CREATE TABLE IF NOT EXISTS custody_index (
     seq BIGINT NOT NULL,
     PRIMARY KEY (key, seq)
 );
+CREATE TABLE IF NOT EXISTS custody_cosignatures (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    witness TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
+CREATE TABLE IF NOT EXISTS custody_timestamps (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    size BIGINT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    token BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_timestamps_checkpoint ON custody_timestamps (checkpoint);
 CREATE TABLE IF NOT EXISTS custody_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     size BIGINT NOT NULL,
@@ -57,7 +75,8 @@ BEGIN
     RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
 END $$;
 """
-_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index")
+_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index", "custody_cosignatures",
+                       "custody_timestamps")
 _TRIGGERS = "".join(
     f"CREATE OR REPLACE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
     f"FOR EACH ROW EXECUTE FUNCTION custody_refuse_change();\n"
@@ -68,9 +87,11 @@ _TRIGGERS = "".join(
 # What an application role needs to append and read, and nothing more (the head is a cache it rewrites).
 _WRITER_GRANTS = (
     "GRANT USAGE ON SCHEMA {schema} TO {role}",
-    "GRANT SELECT, INSERT ON custody_entries, custody_checkpoints, custody_index TO {role}",
+    "GRANT SELECT, INSERT ON custody_entries, custody_checkpoints, custody_index, custody_cosignatures, "
+    "custody_timestamps TO {role}",
     "GRANT SELECT, INSERT, UPDATE ON custody_head TO {role}",
-    "GRANT USAGE ON SEQUENCE custody_checkpoints_id_seq TO {role}",
+    "GRANT USAGE ON SEQUENCE custody_checkpoints_id_seq, custody_cosignatures_id_seq, custody_timestamps_id_seq "
+    "TO {role}",
 )
 # Openers that find the schema incomplete create it under this advisory lock: concurrent CREATE TABLE IF NOT
 # EXISTS can otherwise fail on the catalogue's unique indexes. (The number spells "fpcusto".)
@@ -168,6 +189,18 @@ class PostgresCustodyStore:
             self._insert_checkpoint(checkpoint)
         return checkpoint
 
+    def add_cosignatures(self, cosignatures: list[Cosignature]) -> None:
+        with _reported(self.url), self._db.transaction():
+            self._db.cursor().executemany(
+                "INSERT INTO custody_cosignatures (witness, size, checkpoint, line) VALUES (%s, %s, %s, %s)",
+                [(c.witness, c.size, c.checkpoint, c.line) for c in cosignatures],
+            )
+
+    def add_timestamp(self, size: int, checkpoint: str, token: bytes) -> None:
+        with _reported(self.url), self._db.transaction():
+            self._db.execute("INSERT INTO custody_timestamps (size, checkpoint, token) VALUES (%s, %s, %s)",
+                             (size, checkpoint, token))
+
     @contextmanager
     def _locked_head(self) -> Iterator[LogHead]:
         """The head, read in a transaction holding the head table's lock; commits durably or rolls back."""
@@ -229,3 +262,18 @@ class PostgresCustodyStore:
         with _reported(self.url):
             rows = self._db.execute("SELECT seq FROM custody_index WHERE key = %s ORDER BY seq", (_index_key(key),))
             return [seq for (seq,) in rows]
+
+    def cosignatures(self, checkpoint: str) -> list[str]:
+        with _reported(self.url):
+            rows = self._db.execute("SELECT line FROM custody_cosignatures WHERE checkpoint = %s ORDER BY id", (checkpoint,))
+            return [line for (line,) in rows]
+
+    def cosigned_size(self, witness: str) -> int:
+        with _reported(self.url):
+            query = "SELECT COALESCE(MAX(size), 0) FROM custody_cosignatures WHERE witness = %s"
+            return self._db.execute(query, (witness,)).fetchone()[0]
+
+    def timestamps(self, checkpoint: str | None = None) -> list[StoredTimestamp]:
+        with _reported(self.url):
+            query, where = timestamps_query(checkpoint, "%s")
+            return [StoredTimestamp(size, note, bytes(token)) for size, note, token in self._db.execute(query, where)]

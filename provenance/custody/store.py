@@ -61,6 +61,25 @@ class AppendBatch:
     head: LogHead
 
 
+@dataclass(frozen=True)
+class Cosignature:
+    """A witness's signature line over a checkpoint note's text (c2sp.org/tlog-cosignature)."""
+
+    witness: str  # its key name and hex key ID, "name+1a2b3c4d"
+    size: int
+    checkpoint: str  # the note text it signed
+    line: str
+
+
+@dataclass(frozen=True)
+class StoredTimestamp:
+    """An RFC 3161 timestamp token (DER) over a checkpoint's signed note (provenance.custody.timestamp)."""
+
+    size: int
+    checkpoint: str  # the signed note whose SHA-256 the token stamps
+    token: bytes
+
+
 GENESIS_LEAF = bytes(HASH_SIZE)
 
 
@@ -80,6 +99,16 @@ class CustodyStore(Protocol):
     def checkpoints(self) -> list[Checkpoint]: ...
 
     def lookup(self, key: str) -> list[int]: ...
+
+    def add_cosignatures(self, cosignatures: list[Cosignature]) -> None: ...
+
+    def cosignatures(self, checkpoint: str) -> list[str]: ...
+
+    def cosigned_size(self, witness: str) -> int: ...
+
+    def add_timestamp(self, size: int, checkpoint: str, token: bytes) -> None: ...
+
+    def timestamps(self, checkpoint: str | None = None) -> list[StoredTimestamp]: ...
 
     def close(self) -> None: ...
 
@@ -107,6 +136,21 @@ CREATE TABLE IF NOT EXISTS custody_index_recent (
     key BLOB NOT NULL,
     seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS custody_cosignatures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    witness TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
+CREATE TABLE IF NOT EXISTS custody_timestamps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    size INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL,
+    token BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_timestamps_checkpoint ON custody_timestamps (checkpoint);
 CREATE TABLE IF NOT EXISTS custody_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     size INTEGER NOT NULL,
@@ -115,7 +159,8 @@ CREATE TABLE IF NOT EXISTS custody_head (
 );
 """
 
-_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index")
+_APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index", "custody_cosignatures",
+                       "custody_timestamps")
 # Index keys land at random places in a B-tree, and each one inserted per append dirtied its own page (16 KB
 # of journal and checkpoint writes per event at a million events). So appends write them to a small
 # arrival-ordered table, merged in key order every MERGE_EVERY events, in the same transaction as an append.
@@ -143,6 +188,13 @@ def _append_only_triggers() -> str:
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
             )
     return "\n".join(statements)
+
+
+def timestamps_query(checkpoint: str | None, placeholder: str) -> tuple[str, tuple[str, ...]]:
+    """The query (and its parameters) of `CustodyStore.timestamps`, in the backend's placeholder style."""
+    where = f" WHERE checkpoint = {placeholder}" if checkpoint is not None else ""
+    query = f"SELECT size, checkpoint, token FROM custody_timestamps{where} ORDER BY id"
+    return query, (checkpoint,) if checkpoint is not None else ()
 
 
 def cached_head(row: tuple[int, bytes, bytes] | None, size: int, leaves: Callable[[], list[bytes]]) -> LogHead:
@@ -225,6 +277,18 @@ class SQLiteCustodyStore:
             self._insert_checkpoint(checkpoint)
         return checkpoint
 
+    def add_cosignatures(self, cosignatures: list[Cosignature]) -> None:
+        with self._write_lock():
+            self._db.executemany(
+                "INSERT INTO custody_cosignatures (witness, size, checkpoint, line) VALUES (?, ?, ?, ?)",
+                [(c.witness, c.size, c.checkpoint, c.line) for c in cosignatures],
+            )
+
+    def add_timestamp(self, size: int, checkpoint: str, token: bytes) -> None:
+        with self._write_lock():
+            self._db.execute("INSERT INTO custody_timestamps (size, checkpoint, token) VALUES (?, ?, ?)",
+                             (size, checkpoint, token))
+
     def _merge_index(self) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO custody_index (key, seq) SELECT key, seq FROM custody_index_recent ORDER BY key, seq"
@@ -232,7 +296,7 @@ class SQLiteCustodyStore:
         self._db.execute("DELETE FROM custody_index_recent")
 
     def _write_lock(self):
-        return _ImmediateTransaction(self._db)
+        return ImmediateTransaction(self._db)
 
     def _insert_checkpoint(self, checkpoint: Checkpoint) -> None:
         self._db.execute(
@@ -277,6 +341,20 @@ class SQLiteCustodyStore:
         rows = self._db.execute("SELECT size, root, time, log_id, signature FROM custody_checkpoints ORDER BY id")
         return [Checkpoint(size, bytes(root), time, log_id, bytes(sig)) for size, root, time, log_id, sig in rows]
 
+    def cosignatures(self, checkpoint: str) -> list[str]:
+        rows = self._db.execute("SELECT line FROM custody_cosignatures WHERE checkpoint = ? ORDER BY id", (checkpoint,))
+        return [line for (line,) in rows]
+
+    def cosigned_size(self, witness: str) -> int:
+        """The largest tree `witness` cosigned for this log (0: none), where its next add-checkpoint starts."""
+        query = "SELECT COALESCE(MAX(size), 0) FROM custody_cosignatures WHERE witness = ?"
+        return self._db.execute(query, (witness,)).fetchone()[0]
+
+    def timestamps(self, checkpoint: str | None = None) -> list[StoredTimestamp]:
+        """The timestamps of one checkpoint note, or (None) all of them, oldest first."""
+        query, where = timestamps_query(checkpoint, "?")
+        return [StoredTimestamp(size, note, bytes(token)) for size, note, token in self._db.execute(query, where)]
+
     def lookup(self, key: str) -> list[int]:
         stored = _index_key(key)
         rows = self._db.execute(
@@ -287,7 +365,7 @@ class SQLiteCustodyStore:
         return [seq for (seq,) in rows]
 
 
-class _ImmediateTransaction:
+class ImmediateTransaction:
     """BEGIN IMMEDIATE takes SQLite's write lock up front: no two appenders ever read the same head."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:

@@ -3,7 +3,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.renderers import JSONOpenAPIRenderer
 from rest_framework.schemas import get_schema_view
 
-from webapp.api import views
+from webapp.api import softbinding, views
 
 urlpatterns = [
     path("token/", obtain_auth_token, name="api_token"),
@@ -26,6 +26,12 @@ urlpatterns = [
     path("custody/verify/", views.CustodyVerify.as_view(), name="api_custody_verify"),
     path("custody/assets/<str:sha256>/", views.CustodyAsset.as_view(), name="api_custody_asset"),
     path("custody/assets/<str:sha256>/bundle/", views.CustodyAssetBundle.as_view(), name="api_custody_asset_bundle"),
+    path("custody/tlog/<path:resource>", views.CustodyTiles.as_view(), name="api_custody_tiles"),
+    # C2PA Soft Binding Resolution API (paths as the C2PA's OpenAPI description names them)
+    path("softbinding/v1/services/supportedAlgorithms", softbinding.SupportedAlgorithms.as_view(),
+         name="softbinding_algorithms"),
+    path("softbinding/v1/matches/byBinding", softbinding.ByBinding.as_view(), name="softbinding_by_binding"),
+    path("softbinding/v1/manifests/<str:manifest_id>", softbinding.Manifest.as_view(), name="softbinding_manifest"),
     path("schema/", get_schema_view(title="faceproof API", version="1", public=True,
                                     renderer_classes=[JSONOpenAPIRenderer],
                                     description="Token auth: POST /api/token/ {username, password}, then "

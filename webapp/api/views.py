@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
@@ -19,6 +20,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.schemas.openapi import AutoSchema
 
+from provenance.errors import CustodyError
 from webapp.accounts.models import Role, has_role, membership_of
 from webapp.custody import services as custody
 from webapp.custody.logs import custody_log
@@ -384,6 +386,24 @@ class CustodyAssetBundle(Base):
         if len(sha256) != 64 or custody.asset_name(request.organisation, sha256.lower()) is None:
             raise NotFound("no asset of your organisation has this hash")
         return bundle_response(sha256.lower(), request.organisation, f"custody-{sha256[:12]}.json")
+
+
+class CustodyTiles(Base):
+    """The shared log as static tiles (c2sp.org/tlog-tiles), so a monitor follows it with any tlog client."""
+
+    roles = (Role.AUDITOR,)
+
+    def get(self, request, resource):
+        """`checkpoint`, `tile/<L>/<N>[.p/<W>]`, or (staff only) `tile/entries/<N>[.p/<W>]`."""
+        try:
+            with custody_log() as log:
+                body, content_type = custody.tlog_resource(log, resource, staff=request.user.is_staff)
+        except CustodyError as exc:
+            raise NotFound(str(exc)) from None
+        response = HttpResponse(body, content_type=content_type)
+        # The checkpoint moves with every append; a tile's path fixes its bytes for good.
+        response["Cache-Control"] = "private, no-cache" if resource == "checkpoint" else "private, max-age=31536000, immutable"
+        return response
 
 
 class Me(Base):

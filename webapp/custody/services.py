@@ -7,7 +7,8 @@ can, so only the last one counts). A user sees only their organisation's events.
 are not counted, hinted at or summarised: a "this installation has seen this file" flag would let any verifier
 test whether some other newsroom or studio holds a given clip. Of the shared log itself an organisation sees the
 latest signed checkpoint (its size, root and time, which every inclusion proof and offline bundle verifies
-against) and whether the whole log verifies; the history of checkpoints and the full-log bundle are for staff.
+against), the log's Merkle tiles (hashes only: they say no more than the checkpoint's size does) and whether the
+whole log verifies; the history of checkpoints, the entry bundles and the full-log bundle are for staff.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+
 from provenance.custody.bundle import export_bundle
+from provenance.custody.checkpoint import checkpoint_note
 from provenance.custody.log import CustodyLog, checkpoint_to_json
+from provenance.custody.tiles import ENTRIES, parse_tile_path, read_tile
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
 from webapp.accounts.models import Organisation
@@ -107,3 +112,16 @@ def verify_whole_log(log: CustodyLog, *, staff: bool) -> dict[str, Any]:
     """Whether the shared log verifies (and its first problem); the entry and checkpoint counts for staff only."""
     report = log.verify().to_json()
     return report if staff else {key: report[key] for key in ("ok", "problem") if key in report}
+
+
+def tlog_resource(log: CustodyLog, resource: str, *, staff: bool) -> tuple[bytes, str]:
+    """A c2sp.org/tlog-tiles resource of the shared log and its content type: `checkpoint` (the latest, a signed
+    note) and Merkle tiles for any auditor; entry bundles hold every organisation's events, so only for staff.
+    Raises CustodyError for what does not exist (yet)."""
+    checkpoint = log.latest_checkpoint()
+    if resource == "checkpoint":
+        return checkpoint_note(checkpoint, log.public_key).encode(), "text/plain; charset=utf-8"
+    tile = parse_tile_path(resource)
+    if tile.level == ENTRIES and not staff:
+        raise PermissionDenied("entry bundles hold every organisation's events: ask the installation's staff")
+    return read_tile(log, tile, checkpoint.size), "application/octet-stream"

@@ -213,7 +213,8 @@ def _detect(job: Job, report: Reporter) -> None:
     reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
     data = analysis.to_json()
     case.verdict, case.c2pa_state = data["headline"]["label"], data["provenance"]["c2pa"]["state"]
-    case.save(update_fields=["verdict", "c2pa_state"])
+    case.watermark_id = data["provenance"]["watermark"].get("watermark_id")
+    case.save(update_fields=["verdict", "c2pa_state", "watermark_id"])
     job.result = {"verdict": case.verdict, "c2pa": case.c2pa_state, "probability": data["analysis"]["probability"]}
     append("verify", job.params["actor"], inputs=[(case.sha256, case.original_name)],
            outputs=[(sha256_file(path), path.name) for path in reports],  # reports carry no C2PA: logged by hash

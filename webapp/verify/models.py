@@ -20,6 +20,9 @@ class Case(models.Model):
     job = models.OneToOneField("jobs.Job", null=True, on_delete=models.SET_NULL, related_name="case")
     verdict = models.CharField(max_length=40, blank=True)
     c2pa_state = models.CharField(max_length=40, blank=True)
+    # The watermark ID the detector read in the clip's pixels: the organisation holds a file carrying it, so it may
+    # resolve that ID to the manifest the file was sealed with (webapp/api/softbinding.py).
+    watermark_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
 

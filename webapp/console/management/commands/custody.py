@@ -1,16 +1,22 @@
-"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log: the chain-of-custody log."""
+"""faceproof custody verify [BUNDLE] | prove --sha256 HASH | export -o FILE | log | checkpoint |
+export-tiles DIR: the chain-of-custody log."""
 
 from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from tqdm import tqdm
 
 from provenance.custody.bundle import BundleReport, export_bundle, verify_bundle
+from provenance.custody.checkpoint import checkpoint_note, log_verifier
 from provenance.custody.log import CustodyLog, LogReport, verify_log
+from provenance.custody.tiles import export_tiles
+from provenance.custody.timestamp import TimestampInfo, verify_timestamps
+from provenance.custody.witness import cosigned_note, policy_from_env, quorum_problem
 from provenance.errors import CustodyError
 from provenance.home import keys_dir
 from provenance.keys import KeyStore
@@ -23,6 +29,18 @@ def _report_line(report: LogReport) -> str:
     if report.ok:
         return f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, all consistent"
     return f"FAILED: {report.problem}"
+
+
+def _timestamp_json(size: int, info: TimestampInfo) -> dict:
+    return {"size": size, "time": info.gen_time.isoformat(), "tsa": info.tsa, "tsa_sha256": info.tsa_fingerprint}
+
+
+def _timestamp_lines(stamped: list[tuple[int, TimestampInfo]]) -> list[str]:
+    if not stamped:
+        return []
+    size, latest = max(stamped, key=lambda pair: pair[0])
+    return [f"{len(stamped)} RFC 3161 timestamps verify; the latest, of size {size}, at {latest.gen_time.isoformat()} "
+            f"by {latest.tsa} (certificate SHA-256 {latest.tsa_fingerprint[:16]}...)"]
 
 
 def _load_public_key(path: Path):
@@ -57,6 +75,16 @@ class Command(StageCommand):
         export.add_argument("-o", "--output", type=Path, required=True)
         export.add_argument("--sha256", help="only this asset's history (with inclusion proofs)")
         export.add_argument("--known-size", type=int, help="add a consistency proof from this earlier tree size")
+        checkpoint = actions.add_parser("checkpoint", help="print the latest checkpoint as a C2SP signed note, with its witnesses' cosignatures")
+        checkpoint.add_argument("--new", action="store_true",
+                                help="first sign the current head as a new checkpoint (needs the key's passphrase)")
+        checkpoint.add_argument("--vkey", action="store_true",
+                                help="instead, print the log's verifier key (name+id+key), for monitors and witnesses")
+        checkpoint.add_argument("--timestamp", type=Path, metavar="FILE",
+                                help="also write its RFC 3161 timestamp token (DER) there, for `openssl ts -verify "
+                                     "-token_in`; the note it stamps is what this prints without cosignatures")
+        tiles = actions.add_parser("export-tiles", help="write the log as static tiles (c2sp.org/tlog-tiles) for a mirror")
+        tiles.add_argument("directory", type=Path)
         listing = actions.add_parser("log", help="print the latest events")
         listing.add_argument("--limit", type=int, default=20)
         listing.add_argument("--open", action="store_true",
@@ -67,9 +95,9 @@ class Command(StageCommand):
         if action == "verify" and options["bundle"]:
             self._verify_bundle(options)
             return
-        log = installation_log()
+        log = installation_log(writable=action == "checkpoint" and options["new"])
         try:
-            getattr(self, f"_{action}")(log, options)
+            getattr(self, f"_{action.replace('-', '_')}")(log, options)
         finally:
             log.store.close()
 
@@ -92,7 +120,13 @@ class Command(StageCommand):
     def _verify(self, log: CustodyLog, options) -> None:
         entries = ((e.body, e.leaf) for e in tqdm(log.store.entries(), total=log.store.size(), unit="event", desc="verify"))
         report = verify_log(entries, log.store.checkpoints(), log.public_key)
-        self._print_verdict(report.to_json(), _report_line(report), options["json"])
+        stamped: list[tuple[int, TimestampInfo]] = []
+        if report.ok and report.checkpoints:
+            witnessing = quorum_problem(log.store, log.latest_checkpoint(), log.public_key, policy_from_env())
+            stamped, stamping = verify_timestamps(log.store, log.public_key)
+            report = replace(report, problem=witnessing or stamping) if witnessing or stamping else report
+        data = {**report.to_json(), "timestamps": [_timestamp_json(size, info) for size, info in stamped]}
+        self._print_verdict(data, "\n".join([_report_line(report), *_timestamp_lines(stamped)]), options["json"])
         if not report.ok:
             raise CustodyError(f"custody log verification failed: {report.problem}")
 
@@ -125,6 +159,23 @@ class Command(StageCommand):
         anchors = KeyStore(keys_dir()).trust_anchors_pem()
         path = export_bundle(log, output, sha256=sha256, known_size=known_size, trust_anchors_pem=anchors)
         self.stdout.write(f"auditor bundle written to {path} (check it with: faceproof custody verify {path.name})")
+
+    def _checkpoint(self, log: CustodyLog, options) -> None:
+        if options["vkey"]:
+            self.stdout.write(log_verifier(log.public_key).vkey())
+            return
+        checkpoint = log.checkpoint() if options["new"] else log.latest_checkpoint()  # --new: witnesses cosign it
+        self.stdout.write(cosigned_note(log.store, checkpoint, log.public_key), ending="")
+        if options["timestamp"]:
+            stamps = log.store.timestamps(checkpoint_note(checkpoint, log.public_key))
+            if not stamps:
+                raise CustodyError(f"the checkpoint of size {checkpoint.size} has no timestamp (is a TSA set with "
+                                   "`faceproof keys tsa URL`, and did it answer?)")
+            options["timestamp"].write_bytes(stamps[-1].token)
+
+    def _export_tiles(self, log: CustodyLog, options) -> None:
+        checkpoint = export_tiles(log, options["directory"])
+        self.stdout.write(f"tiles of {checkpoint.size} entries and their checkpoint written to {options['directory']}")
 
     def _log(self, log: CustodyLog, options) -> None:
         if options["open"]:
