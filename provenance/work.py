@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -135,8 +135,16 @@ def sweep(folder: Path, log: CustodyLog | None) -> list[str]:
         interrupted = [_abort_event(record) for record in records if not _delivered(record, folder, log)]
         _log_aborts(log, [*interrupted, *map(_begin_abort_event, _dead_begins(log))])
     for path in dead:
-        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+        _remove(path)
     return sorted(path.name for path in dead)
+
+
+def _remove(path: Path) -> None:
+    """Delete a dead process's file or folder; one another sweep removed first is gone all the same."""
+    try:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _holds_records(path: Path) -> bool:
@@ -167,15 +175,21 @@ def _delivered(record: Path, folder: Path, log: CustodyLog) -> bool:
 
 
 def _log_aborts(log: CustodyLog, aborts: list[Event]) -> None:
-    """Append the aborts of operations not yet aborted, one per watermark ID, in one durable batch."""
-    done = {event["parameters"].get("watermark_id") for event in log.events_of_kind("abort")}
-    new = []
-    for event in aborts:
-        if event.parameters["watermark_id"] not in done:
-            done.add(event.parameters["watermark_id"])
-            new.append(event)
-    if new:
-        log.append_many(new)
+    """Append the aborts of operations not yet aborted, one per watermark ID, in one durable batch. What is
+    already aborted is read under the log's write lock: two sweeps finding the same dead work (a web node and a
+    worker starting together) log its abort once."""
+
+    def not_yet_aborted(events: Sequence[Event]) -> list[Event]:
+        done = {event["parameters"].get("watermark_id") for event in log.events_of_kind("abort")}
+        new = []
+        for event in events:
+            if event.parameters["watermark_id"] not in done:
+                done.add(event.parameters["watermark_id"])
+                new.append(event)
+        return new
+
+    if not_yet_aborted(aborts):
+        log.append_many(aborts, keep=not_yet_aborted)
 
 
 def _dead_begins(log: CustodyLog) -> list[dict]:

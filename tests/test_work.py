@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,14 +20,15 @@ from provenance.custody.log import AssetRef
 from provenance.work import begin_operation, work_path
 folder = Path(sys.argv[1])
 work_path(folder / "x.mp4", "encoding").write_bytes(b"unsigned")
-begin_operation(folder, 7, "alice@studio", (AssetRef("ab" * 32, "target.mp4"),), "x.mp4")
+begin_operation(folder, int(sys.argv[2]), "alice@studio", (AssetRef("ab" * 32, "target.mp4"),), "x.mp4")
 os._exit(0)  # no clean-up, as under SIGKILL
 """
 
 
-def _die_mid_work(folder: Path) -> None:
+def _die_mid_work(folder: Path, watermark_id: int = 7) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-c", _DIE_MID_WORK, str(folder)], check=True, cwd=Path(__file__).parent.parent)
+    subprocess.run([sys.executable, "-c", _DIE_MID_WORK, str(folder), str(watermark_id)], check=True,
+                   cwd=Path(__file__).parent.parent)
 
 
 def test_a_process_is_known_by_its_pid_and_start_time():
@@ -59,6 +62,28 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     assert abort["reason"].startswith("interrupted: process") and abort["parameters"]["watermark_id"] == 7
     assert sweep_tree(tmp_path / "media", log) == [] and len(log.events_of_kind("abort")) == 1
     assert log.verify().ok and open_operations(log) == []
+
+
+def test_two_sweeps_at_once_log_one_abort(tmp_path, monkeypatch):
+    """A web node and a worker starting together find the same dead work: the abort is logged once."""
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
+    installation_keys()
+    outputs = tmp_path / "outputs"
+    for round_ in range(3):
+        _die_mid_work(outputs / str(round_), watermark_id=100 + round_)
+        logs = [installation_log(writable=True) for _ in range(2)]
+        start = threading.Barrier(2)
+
+        def swept(log):
+            start.wait()
+            return sweep(outputs / str(round_), log)
+
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(swept, logs))
+        assert len(set().union(*results)) == 2  # the fragment and the record, removed by one sweep or the other
+        assert not any((outputs / str(round_)).iterdir())
+        assert len(logs[0].events_of_kind("abort")) == round_ + 1  # one more each round: aborted once
+        assert logs[1].verify().ok
 
 
 _KILLED_EXTRACTING = """

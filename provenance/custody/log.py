@@ -101,8 +101,12 @@ class CustodyLog:
     def append(self, event: Event) -> Receipt:
         return self.append_many([event])[0]
 
-    def append_many(self, events: Sequence[Event]) -> list[Receipt]:
-        """Store events as one durable batch ending in a signed checkpoint; returns only once on disk."""
+    def append_many(self, events: Sequence[Event],
+                    keep: Callable[[Sequence[Event]], Sequence[Event]] | None = None) -> list[Receipt]:
+        """Store events as one durable batch ending in a signed checkpoint; returns only once on disk.
+
+        `keep`, when given, chooses which of the events to store while the log's write lock is held, so a check
+        of what the log already holds and the append that depends on it are one step for concurrent writers."""
         if not events:
             raise CustodyError("nothing to append")
         key = self._require_signing_key()
@@ -112,7 +116,7 @@ class CustodyLog:
             tree, prev = head.tree.copy(), head.last_leaf
             entries: list[StoredEntry] = []
             keys: list[tuple[str, int]] = []
-            for event in events:
+            for event in keep(events) if keep else events:
                 seq = tree.size
                 body = canonical_json(event.record(seq, prev, time, self._host, self._tool))
                 prev = leaf_hash(body)
