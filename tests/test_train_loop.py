@@ -164,6 +164,23 @@ bundle._fsync_write = dying
 """
 
 
+def test_the_main_checkpoint_is_never_missing_while_a_new_one_is_saved(tmp_path, monkeypatch):
+    """Each rename of a save finds the main checkpoint in place: a kill between them cannot leave only a backup."""
+    bundle.save_checkpoint(tmp_path, {"iteration": 1, "model": {}})
+    seen, rename = [], os.replace
+
+    def watched(source, target):
+        seen.append((tmp_path / bundle.CHECKPOINT).is_file())
+        rename(source, target)
+
+    monkeypatch.setattr(os, "replace", watched)
+    bundle.save_checkpoint(tmp_path, {"iteration": 2, "model": {}})
+    assert seen and all(seen)
+    assert bundle.read_checkpoint(tmp_path / bundle.CHECKPOINT)["iteration"] == 2
+    assert bundle.read_checkpoint(tmp_path / bundle.BACKUP)["iteration"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [bundle.BACKUP, bundle.CHECKPOINT]
+
+
 def test_a_kill_while_writing_a_checkpoint_resumes_from_the_one_before(learned, training_faces, training_consent,
                                                                        tmp_path):
     """The half-written checkpoint is the killed process's work file: swept, and the resume starts at 0 exactly."""

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -86,10 +87,20 @@ def save_checkpoint(model_dir: Path, state: dict[str, Any]) -> Path:
     tmp = work_path(model_dir / CHECKPOINT, "writing")  # a kill leaves it attributable: the next run sweeps it
     _fsync_write(tmp, [_MAGIC, *_section(model), *_section(training)])
     current = model_dir / CHECKPOINT
-    if current.exists():
-        os.replace(current, model_dir / BACKUP)
+    if current.exists():  # the backup is made beside it, so a kill at any point leaves a main checkpoint in place
+        _keep_copy(current, model_dir / BACKUP)
     os.replace(tmp, current)
     return current
+
+
+def _keep_copy(path: Path, backup: Path) -> None:
+    """Make `backup` the same file as `path` in one atomic step (a hard link, or a copy where links fail)."""
+    staged = work_path(backup, "linking")
+    try:
+        os.link(path, staged)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(path, staged)
+    os.replace(staged, backup)
 
 
 def _load(path: Path, payload: bytes | memoryview, digest: bytes, device: torch.device | str) -> dict[str, Any]:
