@@ -3,8 +3,8 @@
 One random affine (rotation, zoom, shift, horizontal flip) moves both the network's input and its target; the
 5x5 random grid warp is added to the input's sampling grid only, so the model learns to undo it (the
 "denoising" that makes swapping work). Colour jitter in Lab changes input and target alike. Region weights
-(eyes x3, mouth x2) and the face mask target come from the landmarks after the same affine, so they always sit
-on the target's features.
+(eyes x3, mouth x2) and the face mask target are moved by the same affine, so they always sit on the target's
+features: maps drawn at loading (from the 68 points where known) or drawn here from the 5 points.
 
 Synthetic occluders (for models that learn a mask) teach the mask to leave out whatever is in front of the face,
 as FaceFusion's occluder model and DeepFaceLab's XSeg learn to: in a random rounded shape (ellipse to rounded
@@ -220,8 +220,8 @@ def face_mask(landmarks: torch.Tensor, size: int, feather: float = 1.5) -> torch
     return (0.5 + inside / feather).clamp(0, 1)[:, None]
 
 
-def region_weights(landmarks: torch.Tensor, size: int, config: AugmentConfig) -> torch.Tensor:
-    """B x 1 x S x S loss weights: eye regions `eye_weight`, mouth `mouth_weight`, elsewhere 1."""
+def feature_masks(landmarks: torch.Tensor, size: int) -> torch.Tensor:
+    """B x 2 x S x S masks of the eyes (discs round the 5-point eye centres) and the mouth (round the corners)."""
     points = _pixel_grid(size, landmarks.device)
     radius = (landmarks[:, 1] - landmarks[:, 0]).norm(dim=-1)[:, None, None] * 0.3
     eyes = torch.minimum(
@@ -229,9 +229,24 @@ def region_weights(landmarks: torch.Tensor, size: int, config: AugmentConfig) ->
         _segment_distance(points, landmarks[:, 1], landmarks[:, 1]),
     )
     mouth = _segment_distance(points, landmarks[:, 3], landmarks[:, 4])
-    ones = torch.ones_like(eyes)
-    weights = torch.where(mouth < radius, ones * config.mouth_weight, ones)
-    return torch.where(eyes < radius, ones * config.eye_weight, weights)[:, None]
+    return torch.stack([eyes < radius, mouth < radius], 1).float()
+
+
+def weights_of(features: torch.Tensor, config: AugmentConfig) -> torch.Tensor:
+    """B x 1 x S x S loss weights from eye and mouth masks: `eye_weight`, `mouth_weight`, elsewhere 1."""
+    eyes, mouth = features[:, :1], features[:, 1:2]
+    weights = torch.where(mouth > 0.5, config.mouth_weight, 1.0)
+    return torch.where(eyes > 0.5, config.eye_weight, weights)
+
+
+def region_weights(landmarks: torch.Tensor, size: int, config: AugmentConfig) -> torch.Tensor:
+    """B x 1 x S x S loss weights from the 5 points."""
+    return weights_of(feature_masks(landmarks, size), config)
+
+
+def regions_of(landmarks: torch.Tensor, size: int) -> torch.Tensor:
+    """B x 3 x S x S uint8 maps (face target, eyes, mouth) from the 5 points: what faces without 68 points get."""
+    return (torch.cat([face_mask(landmarks, size), feature_masks(landmarks, size)], 1) * 255).round().byte()
 
 
 def occluder_alpha(landmarks: torch.Tensor, occluders: OccluderParams, size: int, feather: float = 1.0
@@ -274,9 +289,14 @@ def _upsampled_warp(warp: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def augment(
-    images: torch.Tensor, landmarks: torch.Tensor, params: AugmentParams, config: AugmentConfig
+    images: torch.Tensor, landmarks: torch.Tensor, params: AugmentParams, config: AugmentConfig,
+    regions: torch.Tensor | None = None,
 ) -> Batch:
-    """Turn uint8 faces (B x 3 x S x S) and their landmarks into a training batch, all on their device."""
+    """Turn uint8 faces (B x 3 x S x S) and their landmarks into a training batch, all on their device.
+
+    `regions` (B x 3 x S x S uint8: face target, eyes, mouth; see `swapcore.training.data`) are moved with the
+    faces; without them the face target and loss weights are drawn from the 5 points after the affine.
+    """
     size = images.shape[-1]
     faces = images.float() / 255
     if params.colour.any():
@@ -289,8 +309,12 @@ def augment(
     targets = F.grid_sample(faces, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     warped_grid = grid + _upsampled_warp(params.warp, size)
     inputs = F.grid_sample(faces, warped_grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    moved = transform_landmarks(landmarks, params.theta, size)
-    weights, masks = region_weights(moved, size, config), face_mask(moved, size)
+    if regions is None:
+        moved = transform_landmarks(landmarks, params.theta, size)
+        weights, masks = region_weights(moved, size, config), face_mask(moved, size)
+    else:
+        moved = F.grid_sample(regions.float() / 255, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        weights, masks = weights_of(moved[:, 1:], config), moved[:, :1]
     if visible is not None:  # what is behind an occluder is neither face to render nor mask
         weights, masks = weights * visible, masks * visible
     return Batch(inputs, targets, weights, masks)

@@ -57,6 +57,9 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:1 ...
     holdout: int = 4  # faces per identity kept out of training, for previews and evaluation
     seed: int = 0
+    alignment: str = field(default="5", metadata={
+        "help": "align the faces by their 5 points or by their 68 (where extraction found them; conversion "
+                "follows the model's choice)"})
     augment: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
 
     def to_json(self) -> dict[str, Any]:
@@ -159,6 +162,8 @@ class Trainer:
         self.encoder, self.decoders, self.occlusion = self._runners()
         self.images = [face_set.images.to(self.device) for face_set in facesets]
         self.landmarks = [face_set.landmarks.to(self.device) for face_set in facesets]
+        maps = [face_set.regions for face_set in facesets]  # None only for synthetic sets (benchmarks)
+        self.regions = None if any(m is None for m in maps) else [m.to(self.device) for m in maps]
         self.iteration = 0
         self.plateau = {"best": math.inf, "stale": 0}
         self.rollbacks = self.consecutive_rollbacks = 0
@@ -204,7 +209,8 @@ class Trainer:
             "size": self.model.size,
             "has_mask": self.model.has_mask,
             "model_config": self.model.config(),
-            "input": {"channels": "rgb", "range": [0, 1], "layout": "NCHW", "centering": self.facesets[0].centering},
+            "input": {"channels": "rgb", "range": [0, 1], "layout": "NCHW", "centering": self.facesets[0].centering,
+                      "alignment": self.config.alignment},
             "identities": [
                 {"index": i, "letter": identity_letter(i), "name": s.name, "faces": len(s), "data_sha256": s.data_sha256}
                 for i, s in enumerate(self.facesets)
@@ -233,6 +239,9 @@ class Trainer:
                 f"{self.model_dir} holds a {existing['arch']} model {existing['model_config']}, not {self.config.arch} "
                 f"{self.model.config()}: pick the same --arch, --size and --occluders (0 or not) or a new --model folder"
             )
+        if existing["input"].get("alignment", "5") != self.config.alignment:
+            raise bundle.ModelFolderError(f"{self.model_dir} was aligned by {existing['input'].get('alignment', '5')} "
+                                          f"points, not {self.config.alignment}: pick the same --alignment")
         old_names = [identity["name"] for identity in existing["identities"]]
         if old_names != self.names:
             raise bundle.ModelFolderError(
@@ -275,15 +284,16 @@ class Trainer:
             self.generator.manual_seed(self.config.seed + self.world.rank + self.world.size * self.iteration)
 
     # ----- one iteration ----------------------------------------------------------------------------------
-    def _sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """`batch` random training faces per identity (uint8) and their landmarks, identity by identity."""
-        images, landmarks = [], []
-        for face_set, set_images, set_landmarks in zip(self.facesets, self.images, self.landmarks):
-            picks = face_set.train[torch.randint(len(face_set.train), (self.config.batch,), generator=self.generator)]
-            picks = picks.to(self.device)
-            images.append(set_images[picks])
-            landmarks.append(set_landmarks[picks])
-        return torch.cat(images), torch.cat(landmarks)
+    def _sample(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`batch` random training faces per identity (uint8), their landmarks and region maps, identity by identity."""
+        picks = []
+        for face_set in self.facesets:
+            drawn = face_set.train[torch.randint(len(face_set.train), (self.config.batch,), generator=self.generator)]
+            picks.append(drawn.to(self.device))
+        images = torch.cat([set_images[p] for set_images, p in zip(self.images, picks)])
+        landmarks = torch.cat([set_landmarks[p] for set_landmarks, p in zip(self.landmarks, picks)])
+        regions = None if self.regions is None else torch.cat([maps[p] for maps, p in zip(self.regions, picks)])
+        return images, landmarks, regions
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -311,9 +321,9 @@ class Trainer:
 
     def step(self) -> torch.Tensor | None:
         """One optimiser step; returns the per-identity losses, or None after a non-finite loss (rolled back)."""
-        images, landmarks = self._sample()
+        images, landmarks, regions = self._sample()
         params = aug.draw(len(images), self.augment, self.generator).to(self.device)
-        batch = aug.augment(images, landmarks, params, self.augment)
+        batch = aug.augment(images, landmarks, params, self.augment, regions)
         per_identity = self._identity_losses(batch)
         total = per_identity.sum()
         if distributed.any_rank(self.world, not bool(torch.isfinite(total)), self.device):  # all roll back together
@@ -354,11 +364,10 @@ class Trainer:
             for index, face_set in enumerate(self.facesets):
                 picks = face_set.holdout.to(self.device)
                 faces = self.images[index][picks].float() / 255
-                weights = aug.region_weights(self.landmarks[index][picks], self.model.size, self.config.augment)
+                weights, target_mask = self._targets(index, picks)
                 own, own_mask = self.model(faces.contiguous(memory_format=self.memory_format), index)
                 value = losses.reconstruction_loss(own, faces, weights, self.terms)
                 if own_mask is not None:
-                    target_mask = aug.face_mask(self.landmarks[index][picks], self.model.size)
                     value = value + self.config.mask_weight * losses.mask_loss(own_mask, target_mask, self.config.mask_loss)
                 loss[face_set.name] = value.mean().item()
                 ssim[face_set.name] = losses.ssim_map(own, faces).mean().item()
@@ -369,6 +378,14 @@ class Trainer:
         finally:
             self.model.train(was_training)
         return Evaluation(loss, ssim), rows
+
+    def _targets(self, index: int, picks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss weights and face mask target of some faces of one identity, as they are (no augmentation)."""
+        if self.regions is None:
+            landmarks = self.landmarks[index][picks]
+            return aug.region_weights(landmarks, self.model.size, self.config.augment), aug.face_mask(landmarks, self.model.size)
+        maps = self.regions[index][picks].float() / 255
+        return aug.weights_of(maps[:, 1:], self.config.augment), maps[:, :1]
 
     def save(self, train_losses: dict[str, float], eg_per_s: float) -> Evaluation:
         """Checkpoint, then the held-out evaluation, metrics row, preview grid and loss curve (written by rank 0;

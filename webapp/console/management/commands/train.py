@@ -8,7 +8,8 @@ import torch
 from tqdm import tqdm
 
 from swapcore.models import ARCHITECTURES
-from swapcore.train import Progress, train
+from swapcore.faces.align import ALIGNMENTS
+from swapcore.train import Progress, TrainConfig, train
 from swapcore.training.augment import AugmentConfig
 from swapcore.training.losses import MASK_LOSSES
 from webapp.console.base import StageCommand
@@ -44,6 +45,9 @@ class Command(StageCommand):
         parser.add_argument("--occluders", type=float, default=AugmentConfig.occluders, metavar="SHARE",
                             help=f"{AugmentConfig.__dataclass_fields__['occluders'].metadata['help']} "
                                  f"(default {AugmentConfig.occluders})")
+        parser.add_argument("--alignment", default=TrainConfig.alignment, choices=ALIGNMENTS,
+                            help=f"{TrainConfig.__dataclass_fields__['alignment'].metadata['help']} "
+                                 f"(default {TrainConfig.alignment})")
         parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"), help="autocast precision")
         parser.add_argument("--no-channels-last", action="store_true", help="keep the default memory layout")
         parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
@@ -69,6 +73,7 @@ class Command(StageCommand):
                 lr=options["lr"], loss=options["loss"], mask_loss=options["mask_loss"], precision=options["precision"],
                 channels_last=not options["no_channels_last"], compile=options["compile"], device=options["device"],
                 seed=options["seed"], augment=AugmentConfig(occluders=options["occluders"]),
+                alignment=options["alignment"],
             )
         finally:
             bar.close()
