@@ -22,7 +22,7 @@ from provenance.work import sweep
 from swapcore.errors import SwapcoreError
 from swapcore.models import SwapModel, architecture, create
 from swapcore.training import bundle
-from swapcore.training.data import load_faces
+from swapcore.training.data import FaceSet, load_faces
 from swapcore.training.report import PREVIEWS, SealedPreviews
 from swapcore.training.trainer import Progress, TrainConfig, Trainer, TrainSummary, log
 
@@ -62,7 +62,8 @@ def train(
     try:
         require_consent(sealer.log, names)  # before the faces are even read
         size = config.size or architecture(config.arch).default_size
-        facesets = [load_faces(folder, size, holdout=config.holdout) for folder in face_dirs]
+        facesets = [load_faces(folder, size, holdout=config.holdout, alignment=config.alignment) for folder in face_dirs]
+        _check_alignment(config.alignment, facesets)
         if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 owns the model folder
             for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
                 sweep(folder, sealer.log)
@@ -85,6 +86,18 @@ def _config(arch: str, batch: int, iterations: int, save_every: int, time_limit:
     config = TrainConfig(arch=arch, batch=batch, iterations=iterations, save_every=save_every,
                          time_limit=time_limit)
     return replace(config, **options)
+
+
+def _check_alignment(alignment: str, facesets: list[FaceSet]) -> None:
+    """A 68-point alignment needs faces with 68 points; those without keep their 5-point crops, and say so."""
+    if alignment != "68":
+        return
+    if not any(face_set.dense for face_set in facesets):
+        raise SwapcoreError("--alignment 68 needs faces extracted with 68 points (--landmarks dlib68); these have 5")
+    for face_set in facesets:
+        if face_set.dense < len(face_set):
+            log.warning("%s: %d of %d faces have no 68 points: they stay aligned by their 5", face_set.name,
+                        len(face_set) - face_set.dense, len(face_set))
 
 
 def _check_unique_names(names: list[str]) -> None:

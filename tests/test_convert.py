@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,10 +29,11 @@ from swapcore import alignments as alignments_file
 from swapcore import media
 from swapcore.convert import SwapSettings, convert
 from swapcore.convert.pipeline import swap_frames
-from swapcore.convert.smoothing import Observation, TrackSmoother, pose_of, smooth
+from swapcore.convert.smoothing import Observation, TrackSmoother, fit, pose_of, smooth
 from swapcore.errors import SwapcoreError
 from swapcore.extract import extract
 from swapcore.train import load_model, train
+from swapcore.training.data import load_faces
 from tests.conftest import consenting_installation, shared_file
 
 pytestmark = pytest.mark.needs_data
@@ -423,3 +425,45 @@ def test_a_conversion_killed_after_delivering_before_its_clean_up_is_not_aborted
     assert sorted(p.name for p in out.iterdir()) == ["x.mp4", "y.mp4"]
     _trusted(out / "x.mp4")
     assert not sealer.log.events_of_kind("abort") and open_operations(sealer.log) == [] and sealer.log.verify().ok
+
+
+# ---- 68-point alignment -----------------------------------------------------------------------------------------
+def _placed(short_clip: Path, model, alignments: Path) -> list:
+    settings = SwapSettings(color="none", smooth=0.0)
+    return [r.placement.matrix for r in swap_frames(short_clip, model, settings, frames=(0, 3), alignments=alignments)]
+
+
+def test_a_model_aligned_by_68_points_records_it_and_conversion_follows(training_faces, training_consent, short_clip,
+                                                                        short_alignments, tmp_path):
+    train(training_faces, tmp_path / "m68", arch="lite", batch=2, iterations=2, save_every=2, alignment="68")
+    model = load_model(tmp_path / "m68")
+    assert model.description["input"]["alignment"] == "68"
+    loaded = alignments_file.load(short_alignments)
+    for (frame, face), matrix in zip(loaded.faces()[:3], _placed(short_clip, model, short_alignments), strict=True):
+        five, dense = np.asarray(face.landmarks), np.asarray(face.landmarks68)
+        assert np.allclose(matrix, fit(five, 64, "face", dense, "68"))
+        assert not np.allclose(matrix, fit(five, 64, "face"), atol=1e-3)  # not the 5-point fit
+    # The crops it trained on were moved to the 68-point alignment: their steady points sit on the mean face.
+    aligned = load_faces(training_faces[0], 64, alignment="68")
+    plain = load_faces(training_faces[0], 64)
+    assert aligned.dense == len(aligned) and not torch.equal(aligned.images, plain.images)
+    # Its eye loss regions come from the 68 points: they cover both eyes' outlines, not discs round 5 points.
+    assert not torch.equal(aligned.regions[:, 1], plain.regions[:, 1])
+
+
+def test_version_1_faces_train_by_5_points_and_refuse_68(training_faces, training_consent, short_clip,
+                                                          short_alignments, tmp_path):
+    old_faces = []
+    for folder in training_faces:
+        copy = tmp_path / folder.name
+        shutil.copytree(folder, copy)
+        (tmp_path / f"{folder.name}-v1").mkdir()
+        old = _version_1(folder / "alignments.json", tmp_path / f"{folder.name}-v1")
+        shutil.copy(old, copy / "alignments.json")
+        old_faces.append(copy)
+    train(old_faces, tmp_path / "m5", arch="lite", batch=2, iterations=2, save_every=2)
+    model = load_model(tmp_path / "m5")
+    assert model.description["input"]["alignment"] == "5" and load_faces(old_faces[0], 64).dense == 0
+    assert len(_placed(short_clip, model, _version_1(short_alignments, tmp_path))) == 3
+    with pytest.raises(SwapcoreError, match="68 points"):
+        train(old_faces, tmp_path / "m68", arch="lite", batch=2, iterations=2, save_every=2, alignment="68")

@@ -128,6 +128,35 @@ def test_random_draws_stay_in_range_and_are_reproducible():
     assert (first.colour.abs() <= torch.tensor([config.lightness, config.chroma, config.chroma])).all()
 
 
+def test_occluders_are_pasted_on_input_and_target_and_left_out_of_mask_and_loss():
+    images, landmarks = _faces(4), _landmarks(4)
+    config = aug.AugmentConfig(occluders=1.0)
+    params = aug.identity_params(4)
+    params.occluders = aug.draw_occluders(4, 1.0, torch.Generator().manual_seed(5))
+    batch = aug.augment(images, landmarks, params, config)
+    plain = aug.augment(images, landmarks, aug.identity_params(4), config)
+    alpha = aug.occluder_alpha(landmarks, params.occluders, SIZE)
+    covered, clear = alpha > 0.99, alpha < 0.01
+    assert covered.flatten(1).any(1).all(), "every face got an occluder"
+    assert batch.masks[covered].max() < 0.02 and batch.weights[covered].max() < 0.05
+    assert torch.allclose(batch.masks[clear], plain.masks[clear], atol=0.02)
+    assert torch.allclose(batch.weights[clear], plain.weights[clear], atol=0.05)
+    # The occluder is in the image the model sees and in its target (no warp here: the two are alike).
+    changed = (batch.targets - plain.targets).abs().amax(1, keepdim=True)
+    assert torch.allclose(batch.inputs, batch.targets, atol=1e-5)
+    assert changed[clear].max() < 0.01 and changed[covered].mean() > 0.02
+    # The patch is cut from another face of the batch, never from the face itself.
+    assert (params.occluders.donor != torch.arange(4)).all()
+
+
+def test_occluders_cover_about_their_share_and_leave_the_random_stream_alone_when_off():
+    drawn = aug.draw(400, aug.AugmentConfig(occluders=0.5), torch.Generator().manual_seed(2))
+    assert 0.4 < drawn.occluders.on.float().mean() < 0.6
+    off = aug.draw(16, aug.AugmentConfig(occluders=0.0), torch.Generator().manual_seed(2))
+    before = aug.draw(16, aug.AugmentConfig(occluders=0.5), torch.Generator().manual_seed(2))
+    assert off.occluders is None and torch.equal(off.theta, before.theta) and torch.equal(off.colour, before.colour)
+
+
 def test_losses_weighting_and_spec():
     target = torch.rand(2, 3, 16, 16)
     assert torch.allclose(ssim_map(target, target), torch.ones(2, 1, 16, 16), atol=1e-4)

@@ -50,3 +50,18 @@ def test_bad_sizes_are_refused_clearly():
         create("original", size=128)
     with pytest.raises(SwapcoreError, match="128 or 256"):
         create("hires", size=192)
+
+
+def test_the_occlusion_net_cuts_the_mask_and_models_without_one_still_load():
+    torch.manual_seed(0)
+    model = create("hires", size=64, occlusion=True)
+    assert model.config() == {"size": 64, "occlusion": True}
+    faces = torch.rand(2, 3, 64, 64)
+    _, mask = model(faces, 1)
+    _, shape = model.decode(model.encoder(faces), 1)  # the decoder's mask alone
+    assert torch.allclose(mask, shape * torch.sigmoid(model.occlusion(faces)))
+    assert flops_per_example(model) < 0.3 * flops_per_example(create("hires"))  # 64 px is for quick trials
+    # model.json of a model from before occluders says {"size": 128}: it rebuilds without the net, weights fit.
+    old = create("hires", size=128)
+    assert old.occlusion is None and old.config() == {"size": 128, "occlusion": False}
+    create("hires", **{"size": 128}).load_state_dict(old.state_dict())

@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from swapcore.errors import SwapcoreError
 from swapcore.faces.align import face_outline
-from swapcore.faces.landmarks import LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
+from swapcore.faces.parts import component_parts, fill_hulls, raised_brows
 
 # (5 crop landmarks, 68 crop landmarks or None, learned mask or None, crop size) -> S x S mask
 Builder = Callable[[np.ndarray, np.ndarray | None, np.ndarray | None, int], np.ndarray]
@@ -67,52 +66,7 @@ def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     region the model was taught to render.
     """
     polygon = face_outline(landmarks)
-    return _fill([polygon], size)
-
-
-def _fill(polygons: list[np.ndarray], size: int) -> np.ndarray:
-    """The union of the convex hulls of `polygons`, anti-aliased, as float32 in [0, 1]."""
-    mask = np.zeros((size, size), np.uint8)
-    for polygon in polygons:
-        hull = cv2.convexHull(np.round(np.asarray(polygon) * 16).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA, shift=4)
-    return mask.astype(np.float32) / 255
-
-
-def component_parts(points: np.ndarray) -> list[np.ndarray]:
-    """Faceswap's 'components' groups of the 68 points: jaw halves, cheeks, nose ridge, eye regions, nose.
-
-    Each group reaches down to the chin (point 8) or across to the nose, so the union of their hulls covers the
-    face from the brows to the chin, mouth included, and follows the jaw line where a single hull would not.
-    """
-    p = np.asarray(points, np.float64)
-    chin, nose_top, nostrils = p[8:9], p[27:28], p[31:36]
-    return [
-        np.concatenate([p[0:9], p[17:18]]),  # right jaw
-        np.concatenate([p[8:17], p[26:27]]),  # left jaw
-        np.concatenate([p[17:20], chin]),  # right cheek
-        np.concatenate([p[24:27], chin]),  # left cheek
-        np.concatenate([p[19:25], chin]),  # nose ridge
-        np.concatenate([p[RIGHT_BROW], nose_top, nostrils, chin]),  # right eye
-        np.concatenate([p[LEFT_BROW], nose_top, nostrils, chin]),  # left eye
-        np.concatenate([p[27:31], nostrils]),  # nose
-    ]
-
-
-def raised_brows(points: np.ndarray) -> np.ndarray:
-    """The 68 points with each brow moved up by half its distance from the eye below, as Faceswap's 'extended'.
-
-    The brow point is paired with a point of the eye line (the outer ones with points halfway out to the jaw),
-    so the raise follows the face's roll and scale.
-    """
-    p = np.asarray(points, np.float64).copy()
-    right_out = (p[36] + (p[36] + p[0]) / 2) / 2
-    left_out = (p[45] + (p[45] + p[16]) / 2) / 2
-    right_below = np.stack([right_out, *p[36:40]])
-    left_below = np.stack([*p[42:46], left_out])
-    p[RIGHT_BROW] += (p[RIGHT_BROW] - right_below) / 2
-    p[LEFT_BROW] += (p[LEFT_BROW] - left_below) / 2
-    return p
+    return fill_hulls([polygon], size)
 
 
 @register("hull")
@@ -136,13 +90,13 @@ def _learned_hull(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarra
 @register("components", dense=True)
 def _components(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
     assert dense is not None  # face_mask() gives faces without 68 points the hull
-    return _fill(component_parts(dense), size)
+    return fill_hulls(component_parts(dense), size)
 
 
 @register("extended", dense=True)
 def _extended(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
     assert dense is not None
-    return _fill(component_parts(raised_brows(dense)), size)
+    return fill_hulls(component_parts(raised_brows(dense)), size)
 
 
 KINDS = tuple(_REGISTRY)  # the names --mask offers (besides auto), in registration order

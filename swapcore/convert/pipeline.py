@@ -205,8 +205,13 @@ def placements(decoded: Iterator[tuple[int, np.ndarray]], target: Path, swapper:
             log.warning("--mask %s needs 68-point landmarks; faces detected during conversion have 5: using the hull "
                         "mask (extract this video with --landmarks dlib68 and pass --alignments)", swapper.mask_kind)
         observed = observe_detected(decoded, settings.device, max_gap)
-    centering = str(swapper.model.description.get("input", {}).get("centering", "face"))
-    smoother = TrackSmoother(swapper.size, centering, float(info.fps), settings.smooth, max_gap)
+    described = swapper.model.description.get("input", {})
+    centering = str(described.get("centering", "face"))
+    alignment = str(described.get("alignment", "5"))  # models from before the choice were aligned by 5 points
+    if alignment == "68" and alignments is None:
+        log.warning("this model was aligned by 68 points; faces detected during conversion have 5, so they are "
+                    "aligned by those (extract this video with --landmarks dlib68 and pass --alignments)")
+    smoother = TrackSmoother(swapper.size, centering, float(info.fps), settings.smooth, max_gap, alignment=alignment)
     return smooth(observed, smoother)
 
 

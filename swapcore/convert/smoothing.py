@@ -20,12 +20,10 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from swapcore.errors import SwapcoreError
-from swapcore.faces.align import template, transform_points, umeyama
+from swapcore.faces.align import alignment_matrix, template, transform_points
 
 Item = TypeVar("Item")
 
-# The same eye-weighted fit as extraction uses (eyes are MTCNN's steadiest points).
-_LANDMARK_WEIGHTS = np.array([2.0, 2.0, 1.0, 1.0, 1.0])
 MIN_SCORE = 0.9  # detector confidence below this is not trusted
 MAX_JUMP = 0.12  # crop sizes the centre may move per frame (4x a fast head turn at 30 fps); also max log-scale change
 _BETA = 1.5  # One-Euro speed coefficient, per (face sizes per second)
@@ -51,9 +49,10 @@ class Placement:
     dense: np.ndarray | None = None  # 68 x 2 in crop pixels (the last observed face's when interpolated)
 
 
-def fit(landmarks: np.ndarray, size: int, centering: str) -> np.ndarray:
-    """The frame->crop similarity for a model's crop size and centering."""
-    return umeyama(np.asarray(landmarks, np.float64), template(size, centering), _LANDMARK_WEIGHTS)
+def fit(landmarks: np.ndarray, size: int, centering: str, dense: np.ndarray | None = None,
+        alignment: str = "5") -> np.ndarray:
+    """The frame->crop similarity for a model's crop size, centering and alignment (the same fit as training's)."""
+    return alignment_matrix(landmarks, dense, size, centering, alignment)
 
 
 def pose_of(matrix: np.ndarray, size: int) -> np.ndarray:
@@ -134,10 +133,11 @@ class TrackSmoother(Generic[Item]):
     """
 
     def __init__(self, size: int, centering: str, fps: float, strength: float, max_gap: int,
-                 min_score: float = MIN_SCORE) -> None:
+                 min_score: float = MIN_SCORE, alignment: str = "5") -> None:
         if not 0.0 <= strength <= 1.0:
             raise SwapcoreError(f"--smooth must be between 0 and 1, got {strength}")
         self.size, self.centering, self.max_gap, self.min_score = size, centering, max_gap, min_score
+        self.alignment = alignment  # the model's: "68" fits the 68 points where a face has them
         self.filter = _PoseFilter(strength, fps, size)
         self.template = template(size, centering)
         self.pending: list[Item] = []
@@ -171,7 +171,8 @@ class TrackSmoother(Generic[Item]):
     def _reliable_pose(self, observation: Observation | None) -> np.ndarray | None:
         if observation is None or observation.score < self.min_score:
             return None
-        pose = pose_of(fit(observation.landmarks, self.size, self.centering), self.size)
+        matrix = fit(observation.landmarks, self.size, self.centering, observation.dense, self.alignment)
+        pose = pose_of(matrix, self.size)
         if self.last is not None:
             frames = len(self.pending) + 1
             face = math.exp(self.last[2]) * self.size

@@ -1,4 +1,10 @@
-"""Similarity alignment (Umeyama) of 5 landmarks to a canonical template, and the aligned crop."""
+"""Similarity alignment (Umeyama) of landmarks to a canonical template, and the aligned crop.
+
+Extraction aligns by the detector's 5 points. A model may be trained and converted with the 68-point alignment
+instead ("68"): a similarity fit of the steady 68 points to the mean face (`mean_face_68.json`, see
+scripts/mean_face.py), placed in the crop where the 5-point template puts a typical face, as Faceswap aligns.
+Faces whose 68 points are unknown keep the 5-point fit.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import cv2
 import numpy as np
 
 from swapcore.errors import SwapcoreError
+from swapcore.faces.landmarks import FaceShape
+from swapcore.faces.landmarks.pose import mean_face
 
 # ArcFace's 5-point reference layout on a 112 px square, normalised to [0, 1]. Eyes, nose, mouth corners.
 _REFERENCE = np.array(
@@ -30,6 +38,10 @@ def template(size: int, centering: str = "face") -> np.ndarray:
 
 # Eyes count double in the fit: they are MTCNN's steadiest points and where viewers judge alignment.
 _WEIGHTS = np.array([2.0, 2.0, 1.0, 1.0, 1.0])
+ALIGNMENTS = ("5", "68")
+# The 68 points a 68-point alignment fits: brows, nose, eyes and mouth corners. The jaw line follows the chin as
+# the mouth opens and the lips move with speech; neither would keep the crop still (Faceswap leaves the jaw out).
+ALIGN_POINTS = np.r_[17:48, 48, 54]
 
 
 def umeyama(source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -55,11 +67,33 @@ def umeyama(source: np.ndarray, target: np.ndarray, weights: np.ndarray | None =
     return matrix
 
 
+def check_alignment(alignment: str) -> str:
+    if alignment not in ALIGNMENTS:
+        raise SwapcoreError(f"unknown alignment {alignment!r}; choose 5 or 68 (landmarks)")
+    return alignment
+
+
+def template68(size: int, centering: str = "face") -> np.ndarray:
+    """Where the mean face's 68 points land in an aligned crop: placed by the 5-point fit of its own 5 points, so
+    a typical face is framed alike by either alignment."""
+    mean = mean_face()[:, :2]
+    return transform_points(mean, umeyama(FaceShape(mean).five, template(size, centering), _WEIGHTS))
+
+
+def alignment_matrix(five: np.ndarray, dense: np.ndarray | None, size: int, centering: str = "face",
+                     alignment: str = "5") -> np.ndarray:
+    """The frame->crop similarity: the steady 68 points fitted to the mean face for alignment "68" where they are
+    known, else the eye-weighted fit of the 5 points to the template."""
+    if check_alignment(alignment) == "68" and dense is not None:
+        return umeyama(np.asarray(dense, np.float64)[ALIGN_POINTS], template68(size, centering)[ALIGN_POINTS])
+    return umeyama(np.asarray(five, np.float64), template(size, centering), _WEIGHTS)
+
+
 def align_face(
     frame: np.ndarray, landmarks: np.ndarray, size: int, centering: str = "face"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut the aligned crop; returns (crop, affine) where affine maps frame pixels to crop pixels."""
-    matrix = umeyama(np.asarray(landmarks, np.float64), template(size, centering), _WEIGHTS)
+    matrix = alignment_matrix(landmarks, None, size, centering)
     return crop_with(frame, matrix, size), matrix
 
 

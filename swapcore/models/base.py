@@ -72,6 +72,7 @@ class SwapModel(nn.Module):
         self.size = size
         self.encoder: nn.Module
         self.decoders: nn.ModuleList
+        self.occlusion: nn.Module | None = None  # logits of where the input face is visible (see hires)
 
     def decode(self, latent: torch.Tensor, identity: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Decoder output split into (rgb, mask or None), both through a sigmoid."""
@@ -81,7 +82,10 @@ class SwapModel(nn.Module):
         return out, None
 
     def forward(self, x: torch.Tensor, identity: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.decode(self.encoder(x), identity)
+        rgb, mask = self.decode(self.encoder(x), identity)
+        if mask is not None and self.occlusion is not None:  # the rendered face's shape, where the input shows it
+            mask = mask * torch.sigmoid(self.occlusion(x))
+        return rgb, mask
 
     def config(self) -> dict[str, Any]:
         """What `create` needs to rebuild this model (written to model.json)."""

@@ -2,6 +2,8 @@
 
 A face folder is what extraction writes (`FOLDER/faces/*.png` + `FOLDER/alignments.json`, landmarks from the
 alignments) or a plain folder of aligned PNGs (landmarks then assumed at the alignment template's positions).
+Each face gets its face target and eye and mouth loss regions as maps, from its 68 points where extraction
+found them (the same `components` geometry conversion masks with), else from its 5.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import torch
 
 from swapcore import alignments
 from swapcore.errors import SwapcoreError
-from swapcore.faces.align import template
+from swapcore.faces.align import alignment_matrix, check_alignment, crop_with, template, transform_points
+from swapcore.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
+from swapcore.faces.parts import component_parts, fill_hulls, raised_brows
 from swapcore.media import is_image
+from swapcore.training.augment import regions_of
 
 MIN_FACES = 8
 DEFAULT_CENTERING = "face"
@@ -39,6 +44,8 @@ class FaceSet:
     train: torch.Tensor  # indices of the faces training samples from
     data_sha256: str  # hash of the sorted (file name, content sha256) listing
     centering: str  # the alignment template's framing ("face", "head"): conversion must crop the same way
+    regions: torch.Tensor | None = None  # N x 3 x S x S uint8: face target, eyes, mouth (None: drawn from the 5)
+    dense: int = 0  # faces whose maps (and, aligned by 68 points, crops) come from their 68 points
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -51,10 +58,13 @@ def _image_files(folder: Path) -> tuple[Path, list[Path]]:
     return crops, files
 
 
-def _crop_landmarks(folder: Path, files: list[Path], crop_sizes: np.ndarray) -> tuple[np.ndarray, str]:
-    """Landmarks in crop pixels and the centering, from the alignments file or else the "face" template."""
+def _crop_landmarks(folder: Path, files: list[Path], crop_sizes: np.ndarray
+                    ) -> tuple[np.ndarray, list[np.ndarray | None], str]:
+    """The 5 landmarks and the 68 (None where unknown) in crop pixels and the centering, from the alignments file
+    or else the "face" template."""
     if not (folder / alignments.FILENAME).is_file():
-        return template(1, DEFAULT_CENTERING)[None] * crop_sizes[:, None, None], DEFAULT_CENTERING
+        five = template(1, DEFAULT_CENTERING)[None] * crop_sizes[:, None, None]
+        return five, [None] * len(files), DEFAULT_CENTERING
     loaded = alignments.load(folder)
     faces = loaded.by_crop()
     missing = [p.name for p in files if p.name not in faces]
@@ -64,7 +74,9 @@ def _crop_landmarks(folder: Path, files: list[Path], crop_sizes: np.ndarray) -> 
             "re-run extraction or remove them"
         )
     centering = str(loaded.settings.get("centering", DEFAULT_CENTERING))
-    return np.stack([faces[p.name].crop_landmarks() for p in files]), centering
+    dense = [None if faces[p.name].landmarks68 is None
+             else transform_points(np.asarray(faces[p.name].landmarks68), faces[p.name].affine_matrix()) for p in files]
+    return np.stack([faces[p.name].crop_landmarks() for p in files]), dense, centering
 
 
 def _decode(path: Path, size: int, digest: hashlib._Hash) -> tuple[np.ndarray, int]:
@@ -88,8 +100,32 @@ def holdout_indices(count: int, holdout: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, holdout + 2).round().astype(int)[1:-1])
 
 
-def load_faces(folder: str | os.PathLike, size: int, holdout: int = 4) -> FaceSet:
-    """Decode every aligned crop in `folder` at `size` px. Raises FaceDataError when there is too little."""
+def _grown(points: np.ndarray, factor: float) -> np.ndarray:
+    return points.mean(0) + (points - points.mean(0)) * factor
+
+
+def dense_regions(dense: np.ndarray, size: int) -> np.ndarray:
+    """3 x S x S uint8 maps from 68 crop points: the face target (Faceswap's `extended` mask, its training
+    default: brows raised toward the forehead), the eyes (each eye's outline grown to take in lids and corners)
+    and the mouth (the outer lip line, grown a little for the lips' edges)."""
+    eyes = [_grown(dense[RIGHT_EYE], 1.8), _grown(dense[LEFT_EYE], 1.8)]
+    maps = [fill_hulls(component_parts(raised_brows(dense)), size), fill_hulls(eyes, size),
+            fill_hulls([_grown(dense[MOUTH][:12], 1.15)], size)]
+    return (np.stack(maps) * 255).round().astype(np.uint8)
+
+
+def _realigned(image: np.ndarray, five: np.ndarray, dense: np.ndarray, size: int, centering: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 5-point aligned crop moved to the 68-point alignment (a near-identity similarity), with its points."""
+    matrix = alignment_matrix(five, dense, size, centering, "68")
+    return crop_with(image, matrix, size), transform_points(five, matrix), transform_points(dense, matrix)
+
+
+def load_faces(folder: str | os.PathLike, size: int, holdout: int = 4, alignment: str = "5") -> FaceSet:
+    """Decode every aligned crop in `folder` at `size` px, aligned by 5 points or (where known) by 68.
+
+    Raises FaceDataError when there is too little."""
+    check_alignment(alignment)
     folder = Path(folder)
     if not folder.is_dir():
         raise FaceDataError(f"{folder}: no such folder of faces")
@@ -100,8 +136,16 @@ def load_faces(folder: str | os.PathLike, size: int, holdout: int = 4) -> FaceSe
     decoded = [_decode(p, size, digest) for p in files]
     images = np.stack([image for image, _ in decoded])
     crop_sizes = np.array([crop_size for _, crop_size in decoded], np.float64)
-    landmarks, centering = _crop_landmarks(folder, files, crop_sizes)
+    landmarks, dense, centering = _crop_landmarks(folder, files, crop_sizes)
     landmarks = landmarks * (size / crop_sizes)[:, None, None]
+    dense = [None if points is None else points * size / crop for points, crop in zip(dense, crop_sizes)]
+    if alignment == "68":
+        for n, points in enumerate(dense):
+            if points is not None:
+                images[n], landmarks[n], dense[n] = _realigned(images[n], landmarks[n], points, size, centering)
+    five_maps = regions_of(torch.from_numpy(landmarks).float(), size).numpy()
+    regions = np.stack([maps if points is None else dense_regions(points, size)
+                        for maps, points in zip(five_maps, dense)])
     held = holdout_indices(len(files), holdout)
     train = np.setdiff1d(np.arange(len(files)), held)
     return FaceSet(
@@ -112,4 +156,6 @@ def load_faces(folder: str | os.PathLike, size: int, holdout: int = 4) -> FaceSe
         train=torch.from_numpy(train),
         data_sha256=digest.hexdigest(),
         centering=centering,
+        regions=torch.from_numpy(regions),
+        dense=sum(points is not None for points in dense),
     )

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from torch import nn
 
 from swapcore import __version__
 from swapcore.errors import SwapcoreError
-from swapcore.models import SwapModel, create
+from swapcore.models import SwapModel, architecture, create
 from swapcore.training import augment as aug
 from swapcore.training import bundle, distributed, losses, report
 from swapcore.training.data import FaceSet
@@ -57,6 +57,9 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:1 ...
     holdout: int = 4  # faces per identity kept out of training, for previews and evaluation
     seed: int = 0
+    alignment: str = field(default="5", metadata={
+        "help": "align the faces by their 5 points or by their 68 (where extraction found them; conversion "
+                "follows the model's choice)"})
     augment: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
 
     def to_json(self) -> dict[str, Any]:
@@ -148,15 +151,19 @@ class Trainer:
             self.device = torch.device("cuda", self.world.local_rank)  # torchrun: one GPU per process
         self.bf16 = wants_bf16(config.precision, self.device)
         self.terms = losses.parse_spec(config.loss)
+        # Occluders only teach a mask to leave them out: a model without one would just lose those pixels.
+        self.augment = config.augment if architecture(config.arch).has_mask else replace(config.augment, occluders=0.0)
         self.model = self._build_model()
         self._check_sizes()
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, **self._adam_options())
         self.generator = torch.Generator().manual_seed(config.seed + self.world.rank)  # each rank its own faces
-        self.encoder, self.decoders = self._runners()
+        self.encoder, self.decoders, self.occlusion = self._runners()
         self.images = [face_set.images.to(self.device) for face_set in facesets]
         self.landmarks = [face_set.landmarks.to(self.device) for face_set in facesets]
+        maps = [face_set.regions for face_set in facesets]  # None only for synthetic sets (benchmarks)
+        self.regions = None if any(m is None for m in maps) else [m.to(self.device) for m in maps]
         self.iteration = 0
         self.plateau = {"best": math.inf, "stale": 0}
         self.rollbacks = self.consecutive_rollbacks = 0
@@ -165,8 +172,10 @@ class Trainer:
         """The model with weights initialised from the config's seed (without touching the global RNG)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            size = {"size": self.config.size} if self.config.size else {}
-            return create(self.config.arch, identities=len(self.facesets), **size)
+            options: dict[str, Any] = {"size": self.config.size} if self.config.size else {}
+            if self.augment.occluders > 0:  # what learns to see them (hires' occlusion net)
+                options["occlusion"] = True
+            return create(self.config.arch, identities=len(self.facesets), **options)
 
     def _check_sizes(self) -> None:
         for face_set in self.facesets:
@@ -177,14 +186,18 @@ class Trainer:
         # The fused kernel updates all parameters in one pass: noticeably faster on CPU and GPU alike.
         return {"fused": True} if self.device.type in ("cpu", "cuda") else {}
 
-    def _runners(self) -> tuple[nn.Module, list[nn.Module]]:
+    def _runners(self) -> tuple[nn.Module, list[nn.Module], nn.Module | None]:
         """The modules the hot loop calls: replicated over torchrun's processes and/or compiled when asked."""
-        encoder = distributed.replicate(self.model.encoder, self.world, self.device)
-        decoders = [distributed.replicate(decoder, self.world, self.device) for decoder in self.model.decoders]
+        runners = [distributed.replicate(module, self.world, self.device) for module in self._parts()]
         if self.config.compile:
-            encoder = torch.compile(encoder)
-            decoders = [torch.compile(decoder) for decoder in decoders]
-        return encoder, decoders
+            runners = [torch.compile(runner) for runner in runners]
+        occlusion = runners.pop() if self.model.occlusion is not None else None
+        return runners[0], runners[1:], occlusion
+
+    def _parts(self) -> list[nn.Module]:
+        """Encoder, decoders, then the occlusion net where the model has one."""
+        occlusion = [] if self.model.occlusion is None else [self.model.occlusion]
+        return [self.model.encoder, *self.model.decoders, *occlusion]
 
     # ----- the model folder -------------------------------------------------------------------------------
     def model_description(self) -> dict[str, Any]:
@@ -196,7 +209,8 @@ class Trainer:
             "size": self.model.size,
             "has_mask": self.model.has_mask,
             "model_config": self.model.config(),
-            "input": {"channels": "rgb", "range": [0, 1], "layout": "NCHW", "centering": self.facesets[0].centering},
+            "input": {"channels": "rgb", "range": [0, 1], "layout": "NCHW", "centering": self.facesets[0].centering,
+                      "alignment": self.config.alignment},
             "identities": [
                 {"index": i, "letter": identity_letter(i), "name": s.name, "faces": len(s), "data_sha256": s.data_sha256}
                 for i, s in enumerate(self.facesets)
@@ -220,11 +234,14 @@ class Trainer:
 
     def _resume(self) -> None:
         existing = bundle.read_model_json(self.model_dir)
-        if existing["arch"] != self.config.arch or existing["size"] != self.model.size:
+        if existing["arch"] != self.config.arch or existing["model_config"] != self.model.config():
             raise bundle.ModelFolderError(
-                f"{self.model_dir} holds a {existing['arch']} {existing['size']} px model, not {self.config.arch} "
-                f"{self.model.size} px: pick the same --arch or a new --model folder"
+                f"{self.model_dir} holds a {existing['arch']} model {existing['model_config']}, not {self.config.arch} "
+                f"{self.model.config()}: pick the same --arch, --size and --occluders (0 or not) or a new --model folder"
             )
+        if existing["input"].get("alignment", "5") != self.config.alignment:
+            raise bundle.ModelFolderError(f"{self.model_dir} was aligned by {existing['input'].get('alignment', '5')} "
+                                          f"points, not {self.config.alignment}: pick the same --alignment")
         old_names = [identity["name"] for identity in existing["identities"]]
         if old_names != self.names:
             raise bundle.ModelFolderError(
@@ -267,15 +284,16 @@ class Trainer:
             self.generator.manual_seed(self.config.seed + self.world.rank + self.world.size * self.iteration)
 
     # ----- one iteration ----------------------------------------------------------------------------------
-    def _sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """`batch` random training faces per identity (uint8) and their landmarks, identity by identity."""
-        images, landmarks = [], []
-        for face_set, set_images, set_landmarks in zip(self.facesets, self.images, self.landmarks):
-            picks = face_set.train[torch.randint(len(face_set.train), (self.config.batch,), generator=self.generator)]
-            picks = picks.to(self.device)
-            images.append(set_images[picks])
-            landmarks.append(set_landmarks[picks])
-        return torch.cat(images), torch.cat(landmarks)
+    def _sample(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`batch` random training faces per identity (uint8), their landmarks and region maps, identity by identity."""
+        picks = []
+        for face_set in self.facesets:
+            drawn = face_set.train[torch.randint(len(face_set.train), (self.config.batch,), generator=self.generator)]
+            picks.append(drawn.to(self.device))
+        images = torch.cat([set_images[p] for set_images, p in zip(self.images, picks)])
+        landmarks = torch.cat([set_landmarks[p] for set_landmarks, p in zip(self.landmarks, picks)])
+        regions = None if self.regions is None else torch.cat([maps[p] for maps, p in zip(self.regions, picks)])
+        return images, landmarks, regions
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -286,22 +304,26 @@ class Trainer:
         with self._autocast():
             latents = self.encoder(inputs).split(self.config.batch)
             outputs = [torch.sigmoid(decoder(latent)) for decoder, latent in zip(self.decoders, latents)]
+            visible = torch.sigmoid(self.occlusion(inputs)) if self.occlusion is not None else None
         per_identity = []
-        for output, targets, weights, masks in zip(
+        for index, (output, targets, weights, masks) in enumerate(zip(
             outputs, *(t.split(self.config.batch) for t in (batch.targets, batch.weights, batch.masks))
-        ):
+        )):
             output = output.float()
             loss = losses.reconstruction_loss(output[:, :3], targets, weights, self.terms)
             if self.model.has_mask:
-                loss = loss + self.config.mask_weight * losses.mask_loss(output[:, 3:4], masks, self.config.mask_loss)
+                mask = output[:, 3:4]
+                if visible is not None:  # as SwapModel.forward combines them
+                    mask = mask * visible.split(self.config.batch)[index].float()
+                loss = loss + self.config.mask_weight * losses.mask_loss(mask, masks, self.config.mask_loss)
             per_identity.append(loss.mean())
         return torch.stack(per_identity)
 
     def step(self) -> torch.Tensor | None:
         """One optimiser step; returns the per-identity losses, or None after a non-finite loss (rolled back)."""
-        images, landmarks = self._sample()
-        params = aug.draw(len(images), self.config.augment, self.generator).to(self.device)
-        batch = aug.augment(images, landmarks, params, self.config.augment)
+        images, landmarks, regions = self._sample()
+        params = aug.draw(len(images), self.augment, self.generator).to(self.device)
+        batch = aug.augment(images, landmarks, params, self.augment, regions)
         per_identity = self._identity_losses(batch)
         total = per_identity.sum()
         if distributed.any_rank(self.world, not bool(torch.isfinite(total)), self.device):  # all roll back together
@@ -342,11 +364,10 @@ class Trainer:
             for index, face_set in enumerate(self.facesets):
                 picks = face_set.holdout.to(self.device)
                 faces = self.images[index][picks].float() / 255
-                weights = aug.region_weights(self.landmarks[index][picks], self.model.size, self.config.augment)
+                weights, target_mask = self._targets(index, picks)
                 own, own_mask = self.model(faces.contiguous(memory_format=self.memory_format), index)
                 value = losses.reconstruction_loss(own, faces, weights, self.terms)
                 if own_mask is not None:
-                    target_mask = aug.face_mask(self.landmarks[index][picks], self.model.size)
                     value = value + self.config.mask_weight * losses.mask_loss(own_mask, target_mask, self.config.mask_loss)
                 loss[face_set.name] = value.mean().item()
                 ssim[face_set.name] = losses.ssim_map(own, faces).mean().item()
@@ -357,6 +378,14 @@ class Trainer:
         finally:
             self.model.train(was_training)
         return Evaluation(loss, ssim), rows
+
+    def _targets(self, index: int, picks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss weights and face mask target of some faces of one identity, as they are (no augmentation)."""
+        if self.regions is None:
+            landmarks = self.landmarks[index][picks]
+            return aug.region_weights(landmarks, self.model.size, self.config.augment), aug.face_mask(landmarks, self.model.size)
+        maps = self.regions[index][picks].float() / 255
+        return aug.weights_of(maps[:, 1:], self.config.augment), maps[:, :1]
 
     def save(self, train_losses: dict[str, float], eg_per_s: float) -> Evaluation:
         """Checkpoint, then the held-out evaluation, metrics row, preview grid and loss curve (written by rank 0;

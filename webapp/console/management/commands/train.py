@@ -8,7 +8,9 @@ import torch
 from tqdm import tqdm
 
 from swapcore.models import ARCHITECTURES
-from swapcore.train import Progress, train
+from swapcore.faces.align import ALIGNMENTS
+from swapcore.train import Progress, TrainConfig, train
+from swapcore.training.augment import AugmentConfig
 from swapcore.training.losses import MASK_LOSSES
 from webapp.console.base import StageCommand
 
@@ -30,7 +32,7 @@ class Command(StageCommand):
         parser.add_argument("--faces", nargs="+", required=True, metavar="DIR", help="aligned-face folders, one per identity (A B ...)")
         parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="model folder (created, or resumed)")
         parser.add_argument("--arch", default="original", choices=sorted(ARCHITECTURES), help="model architecture")
-        parser.add_argument("--size", type=int, default=None, help="face size in px (hires: 128 or 256)")
+        parser.add_argument("--size", type=int, default=None, help="face size in px (hires: 64, 128 or 256)")
         parser.add_argument("--batch", type=int, default=16, help="faces per identity per iteration (default 16)")
         parser.add_argument("--iterations", type=int, default=100_000, help="total iterations to reach (default 100000)")
         parser.add_argument("--save-every", type=int, default=250, help="iterations between checkpoints (default 250)")
@@ -40,6 +42,12 @@ class Command(StageCommand):
         parser.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate (default 5e-5)")
         parser.add_argument("--loss", default="ssim+l1", help="loss terms joined by + from ssim, l1, mse, edge")
         parser.add_argument("--mask-loss", default="mse", choices=MASK_LOSSES, help="mask loss (models with a mask)")
+        parser.add_argument("--occluders", type=float, default=AugmentConfig.occluders, metavar="SHARE",
+                            help=f"{AugmentConfig.__dataclass_fields__['occluders'].metadata['help']} "
+                                 f"(default {AugmentConfig.occluders})")
+        parser.add_argument("--alignment", default=TrainConfig.alignment, choices=ALIGNMENTS,
+                            help=f"{TrainConfig.__dataclass_fields__['alignment'].metadata['help']} "
+                                 f"(default {TrainConfig.alignment})")
         parser.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"), help="autocast precision")
         parser.add_argument("--no-channels-last", action="store_true", help="keep the default memory layout")
         parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
@@ -64,7 +72,8 @@ class Command(StageCommand):
                 progress=lambda p: self._update(bar, p), size=options["size"], plateau_patience=options["plateau"],
                 lr=options["lr"], loss=options["loss"], mask_loss=options["mask_loss"], precision=options["precision"],
                 channels_last=not options["no_channels_last"], compile=options["compile"], device=options["device"],
-                seed=options["seed"],
+                seed=options["seed"], augment=AugmentConfig(occluders=options["occluders"]),
+                alignment=options["alignment"],
             )
         finally:
             bar.close()
