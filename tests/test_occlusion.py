@@ -18,7 +18,7 @@ from swapcore.train import load_model, train
 from swapcore.training.augment import AugmentConfig
 from tests.conftest import SHARED_DATA, TRAINING_CLIPS, consenting_installation, shared_file
 
-pytestmark = pytest.mark.needs_data
+pytestmark = [pytest.mark.needs_data, pytest.mark.slow]  # trains a model for 1.5-4 minutes
 FRAME = 15  # of andrew's clip: between the faces extracted for training (every 30th frame)
 
 
