@@ -238,7 +238,7 @@ def test_cli_trains_and_corrupt_checkpoint_falls_back_to_backup(training_faces, 
     (model_dir / bundle.BACKUP).write_bytes(b"FACEPROOF-CKPT1\n" + b"\0" * 10)
     with pytest.raises(bundle.CheckpointError, match="backup"):
         load_model(model_dir)
-    with pytest.raises(CommandError, match="holds a lite 64 px model"):
+    with pytest.raises(CommandError, match=r"holds a lite model \(size 64\), not original \(size 64\)"):
         call_command("train", faces=faces, model=str(model_dir), arch="original", iterations=1)
 
 

@@ -236,8 +236,9 @@ class Trainer:
         existing = bundle.read_model_json(self.model_dir)
         if existing["arch"] != self.config.arch or existing["model_config"] != self.model.config():
             raise bundle.ModelFolderError(
-                f"{self.model_dir} holds a {existing['arch']} model {existing['model_config']}, not {self.config.arch} "
-                f"{self.model.config()}: pick the same --arch, --size and --occluders (0 or not) or a new --model folder"
+                f"{self.model_dir} holds a {existing['arch']} model ({_described(existing['model_config'])}), not "
+                f"{self.config.arch} ({_described(self.model.config())}): pick the same --arch, --size and --occluders "
+                f"(0 or not) or a new --model folder"
             )
         if existing["input"].get("alignment", "5") != self.config.alignment:
             raise bundle.ModelFolderError(f"{self.model_dir} was aligned by {existing['input'].get('alignment', '5')} "
@@ -489,3 +490,8 @@ class _Interval:
     def rate(self) -> float:
         seconds = time.perf_counter() - self.started
         return self.count * self.examples_per_step / seconds if seconds > 0 else 0.0
+
+
+def _described(config: dict[str, Any]) -> str:
+    """A model's settings as a person reads them: "size 64, occlusion True"."""
+    return ", ".join(f"{name} {value}" for name, value in config.items()) or "defaults"
