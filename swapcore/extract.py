@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from provenance.custody.log import sha256_file
-from provenance.work import sweep, work_path
+from provenance.work import exchange, sweep, work_path
 from swapcore import __version__, media
 from swapcore.alignments import Alignments, Face, Frame
 from swapcore.errors import MediaError, SwapcoreError
@@ -256,7 +256,13 @@ def _prepare_staging(out_dir: Path, overwrite: bool) -> Path:
 
 
 def _publish(staging: Path, out_dir: Path) -> None:
-    """Swap the finished staging folder into place; an old output is removed only after that succeeded."""
+    """Swap the finished staging folder into place; an old output is removed only after that succeeded.
+
+    Where the system can, the two are exchanged in one step: the output is never missing, and a kill before the
+    clean-up leaves the old output under this process's work name, for the next sweep."""
+    if out_dir.exists() and exchange(staging, out_dir):
+        shutil.rmtree(staging)
+        return
     previous = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     if out_dir.exists():
         os.replace(out_dir, previous)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 from provenance.seal import installation_keys, installation_log
-from provenance.work import RECORD_SUFFIX, me, open_operations, owner_of, replace_atomically, sweep, sweep_tree
+from provenance.work import RECORD_SUFFIX, exchange, me, open_operations, owner_of, replace_atomically, sweep, sweep_tree
 
 _DIE_MID_WORK = """
 import os, sys
@@ -160,3 +160,13 @@ def test_a_file_replaced_atomically_is_whole_or_the_old_one_and_a_killed_write_i
     assert owner_of(partial.name).pid == child.pid and partial.read_text() == '{"faces": ['
     assert target.read_text() == "old"
     assert sweep(tmp_path, None) == [partial.name] and [p.name for p in tmp_path.iterdir()] == ["alignments.json"]
+
+
+def test_two_folders_are_exchanged_in_one_step(tmp_path):
+    """What an extraction publishes with: the output's name always names a whole folder, old or new."""
+    old, new = tmp_path / "faces", tmp_path / ".faces.partial"
+    for folder, text in ((old, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "alignments.json").write_text(text)
+    assert exchange(new, old)  # Linux with glibc >= 2.28, as here; elsewhere extraction falls back to two renames
+    assert (old / "alignments.json").read_text() == "new" and (new / "alignments.json").read_text() == "old"
