@@ -88,19 +88,17 @@ def save_checkpoint(model_dir: Path, state: dict[str, Any]) -> Path:
     _fsync_write(tmp, [_MAGIC, *_section(model), *_section(training)])
     current = model_dir / CHECKPOINT
     if current.exists():  # the backup is made beside it, so a kill at any point leaves a main checkpoint in place
-        _keep_copy(current, model_dir / BACKUP)
+        replace_atomically(model_dir / BACKUP, lambda partial: _link_or_copy(current, partial))
     os.replace(tmp, current)
     return current
 
 
-def _keep_copy(path: Path, backup: Path) -> None:
-    """Make `backup` the same file as `path` in one atomic step (a hard link, or a copy where links fail)."""
-    staged = work_path(backup, "linking")
+def _link_or_copy(source: Path, target: Path) -> None:
+    """`target` becomes the same file as `source`: a hard link, or a copy where the file system has none."""
     try:
-        os.link(path, staged)
-    except OSError:  # a file system without hard links
-        shutil.copyfile(path, staged)
-    os.replace(staged, backup)
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _load(path: Path, payload: bytes | memoryview, digest: bytes, device: torch.device | str) -> dict[str, Any]:
