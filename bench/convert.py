@@ -41,9 +41,8 @@ def throwaway_model(work: Path, arch: str) -> Path:
     for name, clip in FACES.items():
         extract(DATA / "faces" / "styletalk_source" / clip, work / name, size=64, every=25)
         folders.append(work / name)
-    sealer = consenting_sealer(FACES, work / "consent.txt")
-    train(folders, work / "model", arch=arch, batch=4, iterations=1, save_every=1, sealer=sealer, actor="bench")
-    sealer.close()
+    with consenting_sealer(work, FACES) as sealer:
+        train(folders, work / "model", arch=arch, batch=4, iterations=1, save_every=1, sealer=sealer, actor="bench")
     return work / "model"
 
 
@@ -88,10 +87,9 @@ def swap_and_encode(clip: Path, model_dir: Path, alignments: Path | None, out: P
 def sealed(clip: Path, model_dir: Path, alignments: Path, out: Path, device: str) -> int:
     from swapcore.convert import SwapSettings, convert
 
-    sealer = consenting_sealer(FACES, out.parent / "consent.txt")
-    result = convert(clip, model_dir, out, settings=SwapSettings(device=device), alignments=alignments,
-                     sealer=sealer, actor="bench")
-    sealer.close()
+    with consenting_sealer(out.parent, FACES) as sealer:
+        result = convert(clip, model_dir, out, settings=SwapSettings(device=device), alignments=alignments,
+                         sealer=sealer, actor="bench")
     return result.frames
 
 
@@ -122,7 +120,7 @@ def stage_breakdown(clip: Path, model_dir: Path, alignments: Path, out: Path, de
     faces = [face for batch, _ in rendered for face in batch]
     outputs = clock("colour and blend", lambda: [swapper.blend(frame, crop, face, None, p)[0]
                                                  for ((_, frame), p), crop, face in zip(placed, crops, faces)])
-    sealer = consenting_sealer(FACES, out.parent / "consent.txt")
+    sealer = consenting_sealer(out.parent, FACES)
     session = sealer.begin(_bench_request(model_dir))
     marked = clock("watermark", lambda: [session.mark(frame) for frame in outputs])
     encoded = out.with_name(f"encoded_{out.name}")
@@ -159,8 +157,6 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        os.environ["FACEPROOF_HOME"] = str(work / "home")
-        os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "bench")
         from swapcore.extract import extract
 
         model_dir = args.model or throwaway_model(work, args.arch)

@@ -72,12 +72,13 @@ def whole_swaps(data: Path, work: Path, frames: int = 300) -> None:
     print(f"\nEnd to end: faceproof swaps of the evaluation pair, first {frames} frames, delivered and judged whole")
     a, b = SWAP_PAIRS["eval"]
     model = swaps.model_dir(work, a, b)
-    with swaps.private_installation(work), tempfile.TemporaryDirectory() as folder:
+    installation = swaps.private_installation(work)
+    with installation.sealer() as sealer, tempfile.TemporaryDirectory() as folder:
         for person, direction in ((a, "a2b"), (b, "b2a")):
             output = Path(folder) / f"{person}_{direction}.mp4"
             convert(data / EVAL[person][0], model, output, settings=SwapSettings(direction=direction),
-                    frames=(0, frames), actor="detector-eval")
-            report = analyse(output)
+                    frames=(0, frames), actor="detector-eval", sealer=sealer)
+            report = analyse(output, installation=installation)
             provenance = report.to_json()["provenance"]
             mark = "found" if provenance["watermark"].get("present") else "not found"
             print(f"  {person} {direction}: score {_score(report)}  {report.verdict}; "

@@ -156,8 +156,6 @@ def main() -> None:
     cls = architecture(args.arch)
     masks = args.masks or ["hull", "components", "extended", *(["learned+hull"] if cls.has_mask else [])]
     args.work.mkdir(parents=True, exist_ok=True)
-    os.environ["FACEPROOF_HOME"] = str(args.work / "home")
-    os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "bench")
     print(f"machine: {describe()}")
 
     source_info = media.probe(VIDEO / f"{SOURCE}.mp4")
@@ -174,8 +172,7 @@ def main() -> None:
     options = {name: json.loads(value) for name, value in (option.split("=", 1) for option in args.train_option)}
     model_dir = args.work / f"model_{args.arch}"
     shutil.rmtree(model_dir, ignore_errors=True)  # every run starts from scratch: the budget is the variable
-    sealer = consenting_sealer([folder.name for folder in folders], args.work / "consent.txt")
-    try:
+    with consenting_sealer(args.work, [folder.name for folder in folders]) as sealer:
         summary = train(folders, model_dir, arch=args.arch, batch=args.batch, iterations=10**9, save_every=10**9,
                         time_limit=args.minutes * 60, holdout=HOLDOUT, sealer=sealer, actor="bench", **options)
         print(f"trained {summary.iteration} iterations in {summary.seconds:.0f} s ({summary.eg_per_s:.1f} EG/s); "
@@ -187,8 +184,6 @@ def main() -> None:
             convert(test_clip, model_dir, output, settings=SwapSettings(mask=mask),
                     alignments=test_faces / alignments.FILENAME, sealer=sealer, actor="bench")
             outputs[mask] = output
-    finally:
-        sealer.close()
     print(f"converted ({time.perf_counter() - started:.0f} s)")
 
     mean_a = reference_embedding(train_clip, folders[0])

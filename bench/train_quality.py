@@ -24,6 +24,7 @@ import torch
 
 from bench.machine import describe
 from provenance.consent import record_consent
+from provenance.installation import Installation
 from provenance.seal import Sealer
 from swapcore.extract import extract
 from swapcore.models import architecture
@@ -35,9 +36,15 @@ IDENTITIES = ("d6", "d14")
 HOLDOUT = 16
 
 
-def consenting_sealer(names: Iterable[str], form: Path) -> Sealer:
-    """This installation's sealer with a consent per identity (training and sealing require them)."""
-    sealer = Sealer.for_installation()
+def bench_installation(work: Path) -> Installation:
+    """The bench's own installation under `work` (keys, consents, sealed outputs): never the user's."""
+    return Installation(work / "home", passphrase="bench")
+
+
+def consenting_sealer(work: Path, names: Iterable[str]) -> Sealer:
+    """The bench installation's sealer with a consent per identity (training and sealing require them)."""
+    sealer = bench_installation(work).sealer()
+    form = work / "consent.txt"
     form.write_text("benchmark consent: public test data")
     for name in names:
         record_consent(sealer.log, identity=name, person=name, document=form, actor="bench")
@@ -67,17 +74,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     size = architecture(args.arch).default_size
     args.work.mkdir(parents=True, exist_ok=True)
-    os.environ["FACEPROOF_HOME"] = str(args.work / "home")
-    os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "bench")
     folders = [faces_of(name, args.work, size, args.every) for name in IDENTITIES]
     model_dir = args.work / f"model_{args.arch}"
     shutil.rmtree(model_dir, ignore_errors=True)  # every run starts from scratch: the budget is the variable
     print(f"machine: {describe()}")
-    sealer = consenting_sealer([folder.name for folder in folders], args.work / "consent.txt")
-    summary = train(folders, model_dir, arch=args.arch, batch=args.batch, iterations=10**9,
-                    save_every=args.save_every, time_limit=args.minutes * 60, holdout=HOLDOUT, device=args.device,
-                    sealer=sealer, actor="bench")
-    sealer.close()
+    with consenting_sealer(args.work, [folder.name for folder in folders]) as sealer:
+        summary = train(folders, model_dir, arch=args.arch, batch=args.batch, iterations=10**9,
+                        save_every=args.save_every, time_limit=args.minutes * 60, holdout=HOLDOUT,
+                        device=args.device, sealer=sealer, actor="bench")
     preview = args.work / "train_quality_preview.png"
     shutil.copyfile(model_dir / report.PREVIEWS / "latest.png", preview)
     ssim = ", ".join(f"{name} {summary.holdout.ssim[folder.name]:.4f}" for name, folder in zip(IDENTITIES, folders))

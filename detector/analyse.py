@@ -20,6 +20,7 @@ from detector.origin import WatermarkProbe, c2pa_finding, provenance_of
 from detector.report import Keyframe, Report, TrackResult, reasons
 from detector.evidence import BLEND, PASTE, Evidence, load_evidence
 from detector.score import Calibration, load_calibration
+from provenance.installation import Installation
 from swapcore import media
 from swapcore.faces.detectors import Detector, create
 from swapcore.faces.landmarks import Landmarker
@@ -103,11 +104,14 @@ def analyse(
     max_frames: int | None = None,
     detect_every: int = DETECT_EVERY,
     name: str | None = None,
+    installation: Installation | None = None,
     history: Callable[[str], list[dict]] | None = None,
 ) -> Report:
     """Analyse every frame (up to `max_frames`) of `video` for signs of a face swap; provenance included.
 
     The report names the file `name` (as its user gave it; default the file's own name), never its path.
+    Provenance is read against `installation` (its trust anchors, watermark key, registry and custody log, of
+    which `history` may narrow what the reader sees); None judges the file alone.
     Faces are detected on every `detect_every`-th frame (1: every frame, as the calibration was fitted).
 
     Raises MediaError (a SwapcoreError) when the file is not a readable video.
@@ -122,7 +126,7 @@ def analyse(
     detector = detector or create("mtcnn", **DETECTOR_OPTIONS)
     landmarker = landmarker or create_landmarker(LANDMARKER)
     total = min(info.frame_count, max_frames) if max_frames else info.frame_count
-    watermark = WatermarkProbe()
+    watermark = WatermarkProbe(installation)
 
     def seen(index: int, frame: np.ndarray) -> None:
         watermark.add(frame)
@@ -134,7 +138,8 @@ def analyse(
                                 detect_every=detect_every, landmarker=landmarker)
     judged = [t for t in tracks.values() if len(t) >= MIN_TRACK_FRAMES and t.face_size >= MIN_FACE_PIXELS]
     results = sorted((score_track(t, calibration, evidence) for t in judged), key=lambda r: r.smallest_tail)
-    provenance = provenance_of(path, c2pa_finding(path), watermark.finding(), history=history)
+    provenance = provenance_of(path, c2pa_finding(path, installation), watermark.finding(), installation,
+                               history=history)
     return Report.build(
         video={"name": name or path.name, "width": info.width, "height": info.height, "fps": float(info.fps),
                "frames": total, "duration": info.duration},

@@ -16,11 +16,8 @@ import numpy as np
 from provenance import manifest
 from provenance.custody.log import sha256_file
 from provenance.errors import ProvenanceError
-from provenance.home import custody_db_path, has_custody_log, keys_dir, watermark_key_path
-from provenance.keys import KeyStore
-from provenance.registry import WatermarkRegistry
-from provenance.seal import installation_log
-from provenance.watermark import ClipDetector, load_or_create_watermark_key
+from provenance.installation import Installation
+from provenance.watermark import ClipDetector
 
 # The custody events of a SHA-256 that the report's reader may see (see `provenance_of`).
 History = Callable[[str], list[dict[str, Any]]]
@@ -35,9 +32,10 @@ C2PA_MEANING = {
 }
 
 
-def c2pa_finding(path: Path) -> dict[str, Any]:
+def c2pa_finding(path: Path, installation: Installation | None) -> dict[str, Any]:
+    """The manifest's state; "Trusted" needs a signer among the installation's trust anchors."""
     try:
-        anchors = KeyStore(keys_dir()).trust_anchors_pem()
+        anchors = installation.key_store().trust_anchors_pem() if installation else None
         result = manifest.verify(path, trust_anchors_pem=anchors).to_json()
     except ProvenanceError as exc:
         result = {"state": "Unsupported", "failures": [str(exc).replace(str(path), path.name)]}
@@ -49,10 +47,10 @@ def c2pa_finding(path: Path) -> dict[str, Any]:
 class WatermarkProbe:
     """Fed frames during the analysis' single decode; tests for this installation's watermark afterwards."""
 
-    def __init__(self) -> None:
-        key = watermark_key_path()
+    def __init__(self, installation: Installation | None) -> None:
         # Without a key this installation never marked anything: a fresh random key could only say "absent".
-        self._detector = ClipDetector(load_or_create_watermark_key(key)) if key.exists() else None
+        secret = installation.watermark_secret() if installation else None
+        self._detector = ClipDetector(secret) if secret is not None else None
 
     def add(self, frame_bgr: np.ndarray) -> None:
         if self._detector is not None and self._detector.frames_used < WATERMARK_FRAMES:
@@ -69,15 +67,17 @@ class WatermarkProbe:
                 "frames_used": detection.frames_used, "key": detection.key}
 
 
-def installation_history(sha256: str) -> list[dict[str, Any]]:
-    """Every custody event of the hash in this installation's log: what its operator (the CLI) may see."""
-    if not has_custody_log() or not KeyStore(keys_dir()).exists():  # SQLite file or PostgreSQL
-        return []
-    log = installation_log()
-    try:
-        return log.history(sha256)
-    finally:
-        log.store.close()
+def installation_history(installation: Installation) -> History:
+    """Every custody event of a hash in the installation's log: what its operator (the CLI) may see."""
+    def history(sha256: str) -> list[dict[str, Any]]:
+        if not installation.has_custody_log() or not installation.key_store().exists():
+            return []
+        log = installation.custody_log()
+        try:
+            return log.history(sha256)
+        finally:
+            log.store.close()
+    return history
 
 
 @dataclass
@@ -93,10 +93,11 @@ class Provenance:
                 "registry": self.registry, "custody": self.custody}
 
 
-def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any], *,
+def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any], installation: Installation | None, *,
                   history: History | None = None) -> Provenance:
     """Tie the findings together: a watermark ID leads to its registry record and that output's custody.
 
+    `installation` None: the file alone (no registry record, no custody history).
     `history` gives the custody events the report's reader may see; None means the whole installation's log (the
     CLI's operator owns it). A shared installation passes one restricted to the reader's organisation, and then a
     registry record is kept only when the reader may see the event that made the output (its `custody_seq`; the
@@ -106,10 +107,12 @@ def provenance_of(path: Path, c2pa: dict[str, Any], watermark: dict[str, Any], *
     sha256 = sha256_file(path)
     registry = None
     watermark_id = watermark.get("watermark_id")
-    if watermark_id is not None and custody_db_path().exists():  # the registry always lives in the SQLite file
-        entry = WatermarkRegistry(custody_db_path()).lookup(int(watermark_id))
+    known = installation.registry() if installation and watermark_id is not None else None
+    if known is not None:
+        entry = known.lookup(int(watermark_id))
+        known.close()
         registry = entry.to_json() if entry else None
-    events = history or installation_history
+    events = history or (installation_history(installation) if installation else lambda sha256: [])
     custody = events(registry["output_sha256"]) if registry else []
     if registry and history is not None and not any(e.get("seq") == registry["custody_seq"] for e in custody):
         registry, custody = None, []

@@ -8,9 +8,7 @@ Layout of a key directory (every file 0600, the directory 0700):
     trust/<sha256>.pem       every root this installation ever signed under (rotation keeps old ones)
     config.json              algorithm and optional timestamp-authority URL
 
-Certificates follow what c2pa-rs accepts (see NOTES.md): CA root with keyCertSign; a non-CA leaf with
-digitalSignature, EKU emailProtection and an AuthorityKeyIdentifier. Leaves are long-lived because outputs
-signed offline (no timestamp) turn Invalid once the leaf expires.
+The certificates themselves, and what C2PA requires of them, are `provenance.certificates`.
 """
 
 from __future__ import annotations
@@ -23,18 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from provenance.certificates import (
+    SigningKey, alg_for, alg_for_certificate, check_leaf_for_c2pa, fingerprint, is_self_signed, issue_leaf, issue_root,
+)
 from provenance.errors import SigningKeyError
 
-PASSPHRASE_ENV = "FACEPROOF_KEY_PASSPHRASE"
-ROOT_VALIDITY = dt.timedelta(days=365 * 30)
-LEAF_VALIDITY = dt.timedelta(days=365 * 25)
-
-SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass(frozen=True)
@@ -74,25 +69,13 @@ class KeyInfo:
 
 
 def resolve_passphrase(passphrase: str | None) -> bytes:
-    """An explicit passphrase wins; otherwise $FACEPROOF_KEY_PASSPHRASE; never a silent empty one."""
-    value = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
+    """The passphrase as bytes; never a silent empty one (the installation reads $FACEPROOF_KEY_PASSPHRASE)."""
+    value = passphrase
     if not value:
         raise SigningKeyError(
-            f"no key passphrase: set {PASSPHRASE_ENV} (or pass one) to unlock this installation's signing keys"
+            "no key passphrase: set FACEPROOF_KEY_PASSPHRASE (or pass one) to unlock this installation's signing keys"
         )
     return value.encode("utf-8")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _fingerprint(cert: x509.Certificate) -> str:
-    return cert.fingerprint(hashes.SHA256()).hex()
-
-
-def _is_self_signed(cert: x509.Certificate) -> bool:
-    return cert.subject == cert.issuer
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -113,109 +96,6 @@ def _encrypt(key: SigningKey | ed25519.Ed25519PrivateKey, passphrase: bytes) -> 
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(passphrase),
     )
-
-
-def _alg_for(key: SigningKey) -> str:
-    """The C2PA algorithm name for a key, refusing keys c2pa-rs rejects."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        names = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}
-        if key.curve.name not in names:
-            raise SigningKeyError(f"EC curve {key.curve.name} is not usable for C2PA (use P-256, P-384 or P-521)")
-        return names[key.curve.name]
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return "ed25519"
-    if isinstance(key, rsa.RSAPrivateKey):
-        if key.key_size < 2048:
-            raise SigningKeyError(f"RSA-{key.key_size} is too weak for C2PA: use at least 2048 bits")
-        return "ps256"
-    raise SigningKeyError(f"unsupported private key type {type(key).__name__}")
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "faceproof installation"),
-        ]
-    )
-
-
-def _issue_root(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(common_name)
-    now = _now()
-    public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + ROOT_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )  # keyCertSign + cRLSign
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def _issue_leaf(
-    root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey, common_name: str
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = _now()
-    public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(root.subject)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(min(now + LEAF_VALIDITY, root.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-        )  # digitalSignature
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def check_leaf_for_c2pa(leaf: x509.Certificate, key: SigningKey) -> None:
-    """Refuse, with the reason, a certificate that c2pa-rs would reject at signing or verification."""
-    if leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) != key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
-        raise SigningKeyError("the private key does not belong to the first certificate of the chain")
-    extensions = leaf.extensions
-    try:
-        if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise SigningKeyError("the signing certificate is a CA certificate: C2PA needs an end-entity leaf")
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        usages = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        raise SigningKeyError("the signing certificate has no extended key usage: C2PA needs emailProtection") from None
-    if ExtendedKeyUsageOID.EMAIL_PROTECTION not in usages:
-        raise SigningKeyError("the signing certificate's extended key usage lacks emailProtection, which C2PA needs")
-    try:
-        extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
-    except x509.ExtensionNotFound:
-        raise SigningKeyError("the signing certificate has no AuthorityKeyIdentifier, which C2PA requires") from None
-    if leaf.not_valid_after_utc <= _now():
-        raise SigningKeyError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}")
-    _alg_for(key)
 
 
 class KeyStore:
@@ -293,8 +173,8 @@ class KeyStore:
 
     def _generate_root_and_leaf(self, secret: bytes, common_name: str | None) -> None:
         host = socket.gethostname()
-        root, root_key = _issue_root(f"faceproof root CA ({host})")
-        leaf, leaf_key = _issue_leaf(root, root_key, common_name or f"faceproof signer ({host})")
+        root, root_key = issue_root(f"faceproof root CA ({host})")
+        leaf, leaf_key = issue_leaf(root, root_key, common_name or f"faceproof signer ({host})")
         _write_private(self.root_path, root.public_bytes(serialization.Encoding.PEM))
         _write_private(self.root_key_path, _encrypt(root_key, secret))
         self._install_chain([leaf], leaf_key, secret)
@@ -351,8 +231,8 @@ class KeyStore:
             raise SigningKeyError("the certificate chain is empty")
         secret = resolve_passphrase(passphrase)
         self._prepare_directory()
-        anchors = [cert for cert in chain[1:] if _is_self_signed(cert)]
-        embedded = [chain[0], *(cert for cert in chain[1:] if not _is_self_signed(cert))]
+        anchors = [cert for cert in chain[1:] if is_self_signed(cert)]
+        embedded = [chain[0], *(cert for cert in chain[1:] if not is_self_signed(cert))]
         self._install_chain(embedded, key, secret)
         for anchor in anchors:
             self.add_trust_anchor(anchor)
@@ -365,7 +245,7 @@ class KeyStore:
     # -- trust ------------------------------------------------------------------------------------------
     def add_trust_anchor(self, cert: x509.Certificate) -> None:
         self._prepare_directory()
-        _write_private(self.trust_dir / f"{_fingerprint(cert)}.pem", cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(self.trust_dir / f"{fingerprint(cert)}.pem", cert.public_bytes(serialization.Encoding.PEM))
 
     def trust_anchors(self) -> list[x509.Certificate]:
         if not self.trust_dir.is_dir():
@@ -389,7 +269,7 @@ class KeyStore:
         self._require()
         key = self._load_private(self.key_path, passphrase)
         chain_pem = self.chain_path.read_bytes()
-        return SigningIdentity(chain_pem, key, _alg_for(key), self.tsa_url)
+        return SigningIdentity(chain_pem, key, alg_for(key), self.tsa_url)
 
     def custody_key(self, passphrase: str | None = None) -> ed25519.Ed25519PrivateKey:
         self._require()
@@ -433,21 +313,12 @@ class KeyStore:
             directory=self.directory,
             subject=leaf.subject.rfc4514_string(),
             issuer=leaf.issuer.rfc4514_string(),
-            fingerprint_sha256=_fingerprint(leaf),
+            fingerprint_sha256=fingerprint(leaf),
             not_before=leaf.not_valid_before_utc,
             not_after=leaf.not_valid_after_utc,
-            alg=_alg_for_public(leaf),
+            alg=alg_for_certificate(leaf),
             tsa_url=self.tsa_url,
             trust_anchors=tuple(cert.subject.rfc4514_string() for cert in self.trust_anchors()),
             custody_public_key=public.hex(),
             generated_root=self.root_path.exists(),
         )
-
-
-def _alg_for_public(cert: x509.Certificate) -> str:
-    public = cert.public_key()
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}.get(public.curve.name, "?")
-    if isinstance(public, ed25519.Ed25519PublicKey):
-        return "ed25519"
-    return "ps256" if isinstance(public, rsa.RSAPublicKey) else "?"

@@ -21,7 +21,6 @@ from typing import Any
 
 from provenance.custody.store import ImmediateTransaction, connect_sqlite
 from provenance.errors import ProvenanceError
-from provenance.home import custody_db_path
 
 WATERMARK_ID_BITS = 32
 
@@ -173,9 +172,3 @@ class WatermarkRegistry:
             (sha256,),
         )
         return [RegistryEntry(*row) for row in rows]
-
-
-def installation_registry() -> WatermarkRegistry | None:
-    """The registry of $FACEPROOF_HOME for reading, or None where nothing was ever sealed (reading creates nothing)."""
-    path = custody_db_path()
-    return WatermarkRegistry(path) if path.exists() else None

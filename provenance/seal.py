@@ -1,6 +1,6 @@
 """The one seam every deliverable passes: watermark the frames, then (after the caller encodes) sign, log, register.
 
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()  # provenance.installation
     with sealer.begin(SealRequest(kind="video", title="clip", actor="alice@newsroom", inputs=[model_dir_file],
                                   parent=target_mp4, model={"arch": "original", "sha256": model_hash},
                                   consents=["alice"], parameters={"crf": 18})) as session:
@@ -29,16 +29,11 @@ import numpy as np
 
 from provenance import manifest
 from provenance.consent import ConsentRecord, require_consent
-from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event, Receipt, sha256_file
-from provenance.custody.store import Checkpoint, SQLiteCustodyStore
-from provenance.custody.timestamp import timestamp_checkpoint
-from provenance.custody.witness import WitnessPolicy, policy_from_env, witness_checkpoint
 from provenance.errors import ProvenanceError
-from provenance.home import custody_db_path, custody_url, keys_dir, watermark_key_path
-from provenance.keys import KeyStore, SigningIdentity
+from provenance.keys import SigningIdentity
 from provenance.registry import RegistryEntry, WatermarkRegistry
-from provenance.watermark import FrameEmbedder, key_fingerprint, load_or_create_watermark_key
+from provenance.watermark import FrameEmbedder, key_fingerprint
 from provenance.work import begin_operation, end_operation, me, work_path
 
 KINDS = ("video", "image")
@@ -85,38 +80,9 @@ class SealResult:
         return {**self.__dict__, "output": str(self.output)}
 
 
-def installation_keys(passphrase: str | None = None) -> KeyStore:
-    """This installation's key store; the keys are generated on first use (the passphrase protects them)."""
-    keys = KeyStore(keys_dir())
-    if not keys.exists():
-        keys.init(passphrase)
-    return keys
-
-
-def installation_log(*, writable: bool = False, passphrase: str | None = None) -> CustodyLog:
-    """This installation's custody log; read-only needs no passphrase (only the public checkpoint key)."""
-    keys = KeyStore(keys_dir())
-    store = open_store(custody_url(), custody_db_path())
-    if not writable:
-        return CustodyLog(store, public_key=keys.custody_public_key())
-    log = CustodyLog(store, signing_key=keys.custody_key(passphrase))
-    policy, tsa_url = policy_from_env(), keys.tsa_url
-    if policy.witnesses or tsa_url:
-        log.after_checkpoint = lambda checkpoint: _publish(log, checkpoint, policy, tsa_url)
-    return log
-
-
-def _publish(log: CustodyLog, checkpoint: Checkpoint, policy: WitnessPolicy, tsa_url: str | None) -> None:
-    """What follows each durable checkpoint: its RFC 3161 timestamp and its witnesses' cosignatures (each skipped
-    with a warning when its server does not answer)."""
-    timestamp_checkpoint(log.store, log.public_key, checkpoint, tsa_url)
-    if policy.witnesses:
-        witness_checkpoint(log.store, log.tree_levels, log.public_key, checkpoint, policy)
-
-
 def record_reports(
     subject: Path, reports: Sequence[Path], *, actor: str, parameters: Mapping[str, Any] | None = None,
-    reason: str = "", log: CustodyLog | None = None,
+    reason: str = "", log: CustodyLog,
 ) -> Receipt:
     """Log reports that cannot carry a C2PA manifest (HTML, JSON) by hash: one durable `verify` event from the
     analysed file to them, so `faceproof custody prove --sha256 HASH` proves a report's origin offline."""
@@ -125,14 +91,7 @@ def record_reports(
         outputs=tuple(AssetRef(sha256_file(path), Path(path).name) for path in reports),
         parameters=dict(parameters or {}), reason=reason,
     )
-    if log is not None:
-        return log.append(event)
-    installation_keys()
-    own = installation_log(writable=True)
-    try:
-        return own.append(event)
-    finally:
-        own.store.close()
+    return log.append(event)
 
 
 class Sealer:
@@ -146,18 +105,14 @@ class Sealer:
         self.registry = registry
         self.watermark_secret = watermark_secret
 
-    @classmethod
-    def for_installation(cls, passphrase: str | None = None) -> Sealer:
-        """The installation under $FACEPROOF_HOME; keys are generated on first use (passphrase required)."""
-        keys = installation_keys(passphrase)
-        log = installation_log(writable=True, passphrase=passphrase)
-        secret = load_or_create_watermark_key(watermark_key_path())
-        # The registry shares the SQLite log's connection; beside a PostgreSQL log it keeps the SQLite file.
-        shared = log.store.connection if isinstance(log.store, SQLiteCustodyStore) else custody_db_path()
-        return cls(keys.signing_identity(passphrase), log, WatermarkRegistry(shared), secret)
-
     def close(self) -> None:
         self.log.store.close()
+
+    def __enter__(self) -> Sealer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def begin(self, request: SealRequest) -> SealSession:
         """Check the request and consents, ingest its inputs, reserve a watermark ID and log the `begin` of this

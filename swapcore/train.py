@@ -40,7 +40,7 @@ def train(
     time_limit: float | None = None,
     progress: Callable[[Progress], None] | None = None,
     actor: str | None = None,
-    sealer: Sealer | None = None,
+    sealer: Sealer,
     **options: Any,
 ) -> TrainSummary:
     """Train (or resume training) a swap model on aligned faces, one folder per identity.
@@ -49,29 +49,24 @@ def train(
     Further keyword options are the fields of `TrainConfig` (lr, loss, precision, device, size, ...) and
     `augment=AugmentConfig(...)` (swapcore.training.augment). Stops on iterations, time limit, plateau or
     SIGINT/SIGTERM, always saving.
-    Each identity (its folder's name) needs a standing consent in the sealer's custody log (default: this
-    installation's); `actor` (default: the user name) is who the sealed previews name as their maker.
+    Each identity (its folder's name) needs a standing consent in the custody log of `sealer` (the caller's
+    installation; the caller closes it); `actor` (default: the user name) is who the sealed previews name as
+    their maker.
     """
     if len(face_dirs) < 2:
         raise SwapcoreError("give at least two face folders, one per identity")
     config = _config(arch, batch, iterations, save_every, time_limit, options)
     names = [Path(folder).name for folder in face_dirs]  # what load_faces names each FaceSet, and model.json records
     _check_unique_names(names)
-    own_sealer = sealer is None
-    sealer = sealer or Sealer.for_installation()
-    try:
-        require_consent(sealer.log, names)  # before the faces are even read
-        size = config.size or architecture(config.arch).default_size
-        facesets = [load_faces(folder, size, holdout=config.holdout, alignment=config.alignment) for folder in face_dirs]
-        _check_alignment(config.alignment, facesets)
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 owns the model folder
-            for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
-                sweep(folder, sealer.log)
-        previews = SealedPreviews(sealer, actor or getpass.getuser(), names)
-        return Trainer(facesets, Path(model_dir), config, previews).run(progress)
-    finally:
-        if own_sealer:
-            sealer.close()
+    require_consent(sealer.log, names)  # before the faces are even read
+    size = config.size or architecture(config.arch).default_size
+    facesets = [load_faces(folder, size, holdout=config.holdout, alignment=config.alignment) for folder in face_dirs]
+    _check_alignment(config.alignment, facesets)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 owns the model folder
+        for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
+            sweep(folder, sealer.log)
+    previews = SealedPreviews(sealer, actor or getpass.getuser(), names)
+    return Trainer(facesets, Path(model_dir), config, previews).run(progress)
 
 
 def _config(arch: str, batch: int, iterations: int, save_every: int, time_limit: float | None,

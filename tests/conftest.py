@@ -46,18 +46,24 @@ TRAINING_CLIPS = {  # identity -> (clip under faces/styletalk_source, frame step
 TRAINING_PASSPHRASE = "training tests"
 
 
+def train_here(face_dirs, model_dir, **options):
+    """`swapcore.train.train` sealed by the current $FACEPROOF_HOME's installation, as `faceproof train` does."""
+    from provenance.installation import Installation
+    from swapcore.train import train
+
+    with Installation.from_environment().sealer() as sealer:
+        return train(face_dirs, model_dir, sealer=sealer, **options)
+
+
 def record_consents(names: Iterable[str], form: Path) -> None:
     """A consent for each identity in the current $FACEPROOF_HOME's custody log (keys are made on first use)."""
     from provenance.consent import record_consent
-    from provenance.seal import Sealer
+    from provenance.installation import Installation
 
     form.write_bytes(b"signed consent form")
-    sealer = Sealer.for_installation()
-    try:
+    with Installation.from_environment().sealer() as sealer:
         for name in names:
             record_consent(sealer.log, identity=name, person=f"{name} (test)", document=form, actor="admin")
-    finally:
-        sealer.close()
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import pytest
 
 from provenance.custody import open_store
 from provenance.custody.store import CustodyStore
-from provenance.home import custody_db_path, custody_url
+from provenance.installation import Installation
 
 
 class SQLiteBackend:
@@ -22,7 +22,7 @@ class SQLiteBackend:
     refused: type[Exception] = sqlite3.DatabaseError  # what a refused UPDATE or DELETE raises
 
     def open(self) -> CustodyStore:
-        return open_store(custody_url(), custody_db_path())
+        return open_store(Installation.from_environment().custody_url, Installation.from_environment().custody_db_path)
 
     def tamper(self, store: CustodyStore, *statements: tuple) -> None:
         """What an attacker with the file does: drop the append-only triggers, then rewrite rows."""

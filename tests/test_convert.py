@@ -22,7 +22,7 @@ from provenance.consent import record_consent
 from provenance.custody.log import sha256_file
 from provenance.work import open_operations
 from provenance.errors import ConsentError
-from provenance.home import faceproof_home, keys_dir
+from provenance.installation import Installation
 from provenance.keys import KeyStore
 from provenance.seal import Sealer
 from swapcore import alignments as alignments_file
@@ -32,9 +32,9 @@ from swapcore.convert.pipeline import swap_frames
 from swapcore.convert.smoothing import Observation, TrackSmoother, fit, pose_of, smooth
 from swapcore.errors import SwapcoreError
 from swapcore.extract import extract
-from swapcore.train import load_model, train
+from swapcore.train import load_model
 from swapcore.training.data import load_faces
-from tests.conftest import consenting_installation, shared_file
+from tests.conftest import consenting_installation, shared_file, train_here
 
 pytestmark = pytest.mark.needs_data
 CLIP_START, CLIP_FRAMES = 30, 24  # d3 frames 30..53: 0.8 s of a woman talking, 512x512, 30 fps, aac audio
@@ -64,14 +64,14 @@ def model_dir(training_faces, tmp_path_factory) -> Path:
     """A `lite` model after 40 iterations: blurry faces, which is all these geometry tests need."""
     root = tmp_path_factory.mktemp("convert_model")
     with consenting_installation(root / "home", [folder.name for folder in training_faces]):
-        train(training_faces, root / "model", arch="lite", batch=8, iterations=40, save_every=40, lr=2e-4)
+        train_here(training_faces, root / "model", arch="lite", batch=8, iterations=40, save_every=40, lr=2e-4)
     return root / "model"
 
 
 @pytest.fixture
 def sealer(monkeypatch, tmp_path, training_faces):
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "convert tests")
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     form = tmp_path / "consent-form.pdf"
     form.write_bytes(b"signed consent form")
     for folder in training_faces:
@@ -91,7 +91,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def _trusted(path: Path) -> manifest.VerifyResult:
-    result = manifest.verify(path, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+    result = manifest.verify(path, trust_anchors_pem=Installation.from_environment().key_store().trust_anchors_pem())
     assert result.state == "Trusted", result.failures
     return result
 
@@ -207,7 +207,7 @@ def test_every_writer_marks_every_frame_and_seals_every_file(short_clip, model_d
 
 def test_refuses_without_consent_and_leaves_nothing(short_clip, model_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "convert tests")
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     with pytest.raises(ConsentError):
         convert(short_clip, model_dir, tmp_path / "out.mp4", sealer=sealer, actor="tester")
     sealer.close()
@@ -332,7 +332,7 @@ def test_unreliable_detections_are_skipped_and_interpolated(short_alignments):
 @pytest.mark.slow
 def test_learned_mask_of_a_hires_model_is_used_and_clipped_by_the_hull(training_faces, training_consent, short_clip,
                                                                         short_alignments, tmp_path):
-    train(training_faces, tmp_path / "hires", arch="hires", batch=2, iterations=2, save_every=2)
+    train_here(training_faces, tmp_path / "hires", arch="hires", batch=2, iterations=2, save_every=2)
     model = load_model(tmp_path / "hires")
 
     def changed(mask: str) -> list[np.ndarray]:
@@ -366,8 +366,10 @@ def killing(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return original(*args, **kwargs)
 setattr(owner, function, killing)
+from provenance.installation import Installation
 from swapcore.convert import convert
-convert(sys.argv[5], sys.argv[6], sys.argv[7], actor="killed@studio")
+with Installation.from_environment().sealer() as sealer:
+    convert(sys.argv[5], sys.argv[6], sys.argv[7], actor="killed@studio", sealer=sealer)
 """
 
 
@@ -396,7 +398,7 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
 
     result = convert(short_clip, model_dir, out / "x.mp4", sealer=sealer, actor="producer@studio")
     assert sorted(p.name for p in out.iterdir()) == ["x.mp4"]  # every fragment swept, nothing unsigned remains
-    assert not _work_left_in(faceproof_home())
+    assert not _work_left_in(Installation.from_environment().home)
     _trusted(result.output)
     aborts = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
     assert len(aborts) == len(aborts_before) + 1  # exactly one abort for the one interrupted operation
@@ -435,7 +437,7 @@ def _placed(short_clip: Path, model, alignments: Path) -> list:
 
 def test_a_model_aligned_by_68_points_records_it_and_conversion_follows(training_faces, training_consent, short_clip,
                                                                         short_alignments, tmp_path):
-    train(training_faces, tmp_path / "m68", arch="lite", batch=2, iterations=2, save_every=2, alignment="68")
+    train_here(training_faces, tmp_path / "m68", arch="lite", batch=2, iterations=2, save_every=2, alignment="68")
     model = load_model(tmp_path / "m68")
     assert model.description["input"]["alignment"] == "68"
     loaded = alignments_file.load(short_alignments)
@@ -461,9 +463,9 @@ def test_version_1_faces_train_by_5_points_and_refuse_68(training_faces, trainin
         old = _version_1(folder / "alignments.json", tmp_path / f"{folder.name}-v1")
         shutil.copy(old, copy / "alignments.json")
         old_faces.append(copy)
-    train(old_faces, tmp_path / "m5", arch="lite", batch=2, iterations=2, save_every=2)
+    train_here(old_faces, tmp_path / "m5", arch="lite", batch=2, iterations=2, save_every=2)
     model = load_model(tmp_path / "m5")
     assert model.description["input"]["alignment"] == "5" and load_faces(old_faces[0], 64).dense == 0
     assert len(_placed(short_clip, model, _version_1(short_alignments, tmp_path))) == 3
     with pytest.raises(SwapcoreError, match="68 points"):
-        train(old_faces, tmp_path / "m68", arch="lite", batch=2, iterations=2, save_every=2, alignment="68")
+        train_here(old_faces, tmp_path / "m68", arch="lite", batch=2, iterations=2, save_every=2, alignment="68")

@@ -116,8 +116,8 @@ def test_installation_checkpoint_is_a_note_any_reader_verifies(monkeypatch, tmp_
     text, signers = reference.open_signed_note(printed.encode(), [vkey])
     origin, size, root = reference.read_checkpoint(text)
     assert signers == [vkey.split("+")[0]] == [origin] and origin.startswith("faceproof.custody/")
-    from provenance.seal import installation_log
-    log = installation_log()
+    from provenance.installation import Installation
+    log = Installation.from_environment().custody_log()
     try:
         leaves = log.store.leaves()
         assert size == len(leaves) >= 1 and root == reference.mth(leaves)

@@ -43,10 +43,10 @@ def test_paths_and_shapes_are_the_specs():
 
 
 def _log_with_events(count: int, start: int = 0) -> None:
-    from provenance.seal import installation_keys, installation_log
+    from provenance.installation import Installation
 
-    installation_keys()
-    log = installation_log(writable=True)
+    Installation.from_environment().keys()
+    log = Installation.from_environment().custody_log(writable=True)
     try:
         for first in range(start, start + count, 100):
             log.append_many([Event(kind="ingest", actor=f"tiles@studio-{seq % 3}", reason=f"clip {seq}",

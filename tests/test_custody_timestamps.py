@@ -125,9 +125,9 @@ def _run(*args: str) -> str:
 
 
 def _append(seed: str, count: int) -> None:
-    from provenance.seal import installation_log
+    from provenance.installation import Installation
 
-    log = installation_log(writable=True)
+    log = Installation.from_environment().custody_log(writable=True)
     try:
         log.append_many([Event(kind="ingest", actor=f"{seed}@studio", reason=f"{seed} {n}",
                                outputs=(AssetRef(hashlib.sha256(f"{seed}{n}".encode()).hexdigest(), f"{n}.mp4"),))
@@ -137,9 +137,9 @@ def _append(seed: str, count: int) -> None:
 
 
 def _stored():
-    from provenance.seal import installation_log
+    from provenance.installation import Installation
 
-    log = installation_log()
+    log = Installation.from_environment().custody_log()
     try:
         return log, log.store.timestamps(), [checkpoint_note(c, log.public_key) for c in log.store.checkpoints()]
     finally:
@@ -188,12 +188,12 @@ def test_an_offline_or_misbehaving_tsa_costs_a_warning_and_no_token(tsa, caplog)
 
 
 def test_a_stored_token_that_stamps_another_note_fails_verify(tsa):
-    from provenance.seal import installation_log
+    from provenance.installation import Installation
 
     _append("first", 2)
     _append("second", 2)
     log, stamps, notes = _stored()
-    writable = installation_log(writable=True)
+    writable = Installation.from_environment().custody_log(writable=True)
     try:  # the table is append-only: a forger can only add, say, the first checkpoint's token under the second note
         writable.store.add_timestamp(4, notes[1], stamps[0].token)
     finally:

@@ -22,7 +22,7 @@ from provenance.custody.checkpoint import checkpoint_note
 from provenance.custody.log import AssetRef, CustodyLog, Event
 from provenance.custody.store import SQLiteCustodyStore
 from provenance.custody.witness import (
-    Witness, add_checkpoint_body, policy_from_env, quorum_problem, serve, witness_checkpoint,
+    Witness, add_checkpoint_body, quorum_problem, serve, witness_checkpoint,
 )
 from tests import signed_note_reference as reference
 
@@ -44,8 +44,8 @@ def _events(seed: str, count: int) -> list[Event]:
 def witnesses(monkeypatch, tmp_path):
     """The installation's keys, and two witnesses of its log: A a `faceproof witness serve` process, B a thread."""
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "witness tests")
-    from provenance.seal import installation_keys
-    installation_keys()
+    from provenance.installation import Installation
+    Installation.from_environment().keys()
     log_vkey = _run("custody", "checkpoint", "--vkey").strip()
     vkey_a = _run("witness", "init", str(tmp_path / "a"), "--name", "witness.example/a").strip()
     vkey_b = _run("witness", "init", str(tmp_path / "b"), "--name", "witness.example/b").strip()
@@ -70,8 +70,8 @@ def witnesses(monkeypatch, tmp_path):
 
 
 def _append(events: list[Event]) -> None:
-    from provenance.seal import installation_log
-    log = installation_log(writable=True)
+    from provenance.installation import Installation
+    log = Installation.from_environment().custody_log(writable=True)
     try:
         log.append_many(events)
     finally:
@@ -108,10 +108,10 @@ def test_two_witnesses_cosign_every_checkpoint_and_verify_wants_them(witnesses, 
 
 
 def test_a_rewritten_log_is_refused_even_without_a_kept_checkpoint(witnesses, tmp_path):
-    from provenance.seal import installation_keys
+    from provenance.installation import Installation
     _append(_events("real", 6))
-    key = installation_keys().custody_key("witness tests")
-    policy = policy_from_env()
+    key = Installation.from_environment().keys().custody_key("witness tests")
+    policy = Installation.from_environment().witnesses
     # The same key signs another history: the operator rewrote the log from scratch, longer than before.
     forked = CustodyLog(SQLiteCustodyStore(tmp_path / "forked.sqlite3"), signing_key=key)
     forked.after_checkpoint = lambda cp: witness_checkpoint(forked.store, forked.tree_levels, forked.public_key, cp, policy)
@@ -133,10 +133,10 @@ def test_a_rewritten_log_is_refused_even_without_a_kept_checkpoint(witnesses, tm
 
 def test_witness_refuses_what_the_protocol_refuses(witnesses, tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    from provenance.seal import installation_keys, installation_log
+    from provenance.installation import Installation
     _append(_events("real", 3))
     url = witnesses["a"][1]
-    log = installation_log()
+    log = Installation.from_environment().custody_log()
     signed = checkpoint_note(log.latest_checkpoint(), log.public_key)
     log.store.close()
     assert _post(url, add_checkpoint_body(0, [], signed)) == (409, "3\n")  # it has 3: says so
@@ -149,7 +149,7 @@ def test_witness_refuses_what_the_protocol_refuses(witnesses, tmp_path):
     text, _, signature = signed.rpartition("\n\n")
     forged = text.replace("\n3\n", "\n4\n", 1) + "\n\n" + signature  # the log's key name and ID, a broken signature
     assert _post(url, add_checkpoint_body(3, [], forged))[0] == 403
-    assert installation_keys()
+    assert Installation.from_environment().keys()
 
 
 def test_a_witness_answering_a_garbled_cosignature_costs_a_warning_not_the_append(monkeypatch, tmp_path, caplog):
@@ -160,8 +160,8 @@ def test_a_witness_answering_a_garbled_cosignature_costs_a_warning_not_the_appen
     from tests.loopback import post_server
 
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "witness tests")
-    from provenance.seal import installation_keys, installation_log
-    installation_keys()
+    from provenance.installation import Installation
+    Installation.from_environment().keys()
     vkey = _run("witness", "init", str(tmp_path / "liar"), "--name", "witness.example/liar").strip()
     key_id = bytes.fromhex(vkey.split("+")[1])
     answers = iter([b"\xe2\x80\x94 witness.example/liar not*base64\n",
@@ -171,7 +171,7 @@ def test_a_witness_answering_a_garbled_cosignature_costs_a_warning_not_the_appen
         _append(_events("one", 2))  # not base64
         _append(_events("two", 2))  # base64, the liar's key ID, a signature that does not verify
     assert [r.getMessage().count("bad cosignature") for r in caplog.records if "not witnessed" in r.getMessage()] == [1, 1]
-    log = installation_log()
+    log = Installation.from_environment().custody_log()
     try:
         assert log.store.size() == 4
         assert log.store.cosignatures(note.parse(checkpoint_note(log.latest_checkpoint(), log.public_key)).text) == []

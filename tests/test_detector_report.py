@@ -22,7 +22,7 @@ from detector.fit.dataset import Landmarks, Unit, write_clip
 from detector.report import SCHEMA
 from detector.score import load_calibration
 from provenance.custody.log import sha256_file
-from provenance.seal import installation_log
+from provenance.installation import Installation
 from swapcore.errors import MediaError
 from swapcore.faces.detectors import create
 from tests.conftest import shared_file
@@ -113,7 +113,7 @@ def test_cli_writes_both_reports_and_logs_them_in_custody(clips, tmp_path, capsy
     assert json.loads((tmp_path / "out.json").read_text())["video"]["frames"] == 8
     assert (tmp_path / "out.html").read_text().startswith("<!doctype html>")
     # Reports cannot carry C2PA: each is provable from the custody log by its hash, linked to the clip it judged.
-    log = installation_log()
+    log = Installation.from_environment().custody_log()
     for name in ("out.json", "out.html"):
         (event,) = log.history(sha256_file(tmp_path / name))
         assert event["kind"] == "verify" and event["actor"] == "vera@newsroom"
@@ -174,13 +174,13 @@ def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_pa
     in the CLI's first line and in the JSON's top-level headline; the report names the file, not its path."""
     from provenance import manifest
     from provenance.consent import record_consent
-    from provenance.home import keys_dir
+    from provenance.installation import Installation
     from provenance.keys import KeyStore
     from provenance.seal import Sealer, SealRequest
     from swapcore import media
 
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "detector tests")
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     try:
         form = tmp_path / "consent.pdf"
         form.write_bytes(b"signed consent form")
@@ -196,7 +196,7 @@ def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_pa
         sealed = session.finish(encoded, tmp_path / "sealed.mp4").output
     finally:
         sealer.close()
-    signer = manifest.verify(sealed, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem()).signer["common_name"]
+    signer = manifest.verify(sealed, trust_anchors_pem=Installation.from_environment().key_store().trust_anchors_pem()).signer["common_name"]
     call_command("detect", str(sealed), "--json", str(tmp_path / "sealed.json"), "--detect-every", "1")
     first_line = capsys.readouterr().out.splitlines()[0]
     assert first_line == f"Declared AI-generated, signed by {signer}."

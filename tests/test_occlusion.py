@@ -14,9 +14,9 @@ from swapcore.convert.smoothing import Placement, fit
 from swapcore.faces.align import transform_points
 from swapcore.faces.detectors import create
 from swapcore.media import iter_frames
-from swapcore.train import load_model, train
+from swapcore.train import load_model
 from swapcore.training.augment import AugmentConfig
-from tests.conftest import SHARED_DATA, TRAINING_CLIPS, consenting_installation, shared_file
+from tests.conftest import SHARED_DATA, TRAINING_CLIPS, consenting_installation, shared_file, train_here
 
 pytestmark = [pytest.mark.needs_data, pytest.mark.slow]  # trains a model for about a minute
 FRAME = 15  # of andrew's clip: between the faces extracted for training (every 30th frame)
@@ -28,7 +28,7 @@ def occlusion_model(training_faces, tmp_path_factory):
     short run diverged (a black rendered face by iteration 150); 5e-4 learns steadily."""
     root = tmp_path_factory.mktemp("occlusion")
     with consenting_installation(root / "home", [folder.name for folder in training_faces]):
-        train(training_faces, root / "model", arch="hires", size=64, batch=4, iterations=300, save_every=300,
+        train_here(training_faces, root / "model", arch="hires", size=64, batch=4, iterations=300, save_every=300,
               lr=5e-4, mask_loss="bce", augment=AugmentConfig(occluders=0.75))
     return load_model(root / "model")
 

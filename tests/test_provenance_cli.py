@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from provenance.seal import Sealer, SealRequest
+from provenance.installation import Installation
 
 PASS = "cli passphrase"
 
@@ -36,7 +37,7 @@ def _sealed_png(folder: Path) -> Path:
     _run("consent", "record", "--identity", "alice", "--person", "Alice Example", "--document", str(form))
     target = folder / "target.png"
     cv2.imwrite(str(target), np.random.default_rng(3).integers(0, 255, (160, 160, 3), dtype=np.uint8))
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     try:
         session = sealer.begin(SealRequest(kind="image", title="alice", actor="cli test", inputs=[target],
                                            parent=target, consents=["alice"]))

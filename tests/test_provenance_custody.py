@@ -176,9 +176,9 @@ _WRITER = textwrap.dedent(
     from cryptography.hazmat.primitives import serialization
     from provenance.custody import open_store
     from provenance.custody.log import AssetRef, CustodyLog, Event
-    from provenance.home import custody_db_path, custody_url
+    from provenance.installation import Installation
     key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
-    log = CustodyLog(open_store(custody_url(), custody_db_path()), signing_key=key)  # as the test's backend
+    log = CustodyLog(open_store(Installation.from_environment().custody_url, Installation.from_environment().custody_db_path), signing_key=key)  # as the test's backend
     i = 0
     while True:
         receipt = log.append(Event(kind="ingest", actor="writer", inputs=(AssetRef(f"{i:064x}", "x"),)))

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event, verify_custody_claim
 from provenance.errors import CustodyError
-from provenance.home import custody_db_path
+from provenance.installation import Installation
 from tests.conftest import REPO
 from tests.postgres_cluster import free_port
 
@@ -33,12 +33,12 @@ _WRITER = textwrap.dedent(
     from cryptography.hazmat.primitives import serialization
     from provenance.custody import open_store
     from provenance.custody.log import AssetRef, CustodyLog, Event
-    from provenance.home import custody_db_path, custody_url
+    from provenance.installation import Installation
     key_file, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     key = serialization.load_pem_private_key(open(key_file, "rb").read(), None)
     while not go.exists():  # both writers open the (fresh) log and append at the same moment
         time.sleep(0.002)
-    log = CustodyLog(open_store(custody_url(), custody_db_path()), signing_key=key)
+    log = CustodyLog(open_store(Installation.from_environment().custody_url, Installation.from_environment().custody_db_path), signing_key=key)
     for i in range(count):
         asset = AssetRef(hashlib.sha256(f"{name}/{i}".encode()).hexdigest())
         print(log.append(Event(kind="ingest", actor=name, inputs=(asset,))).seq, flush=True)
@@ -191,25 +191,26 @@ def test_installation_seals_into_postgres_and_keeps_the_registry_local(postgres_
 
     from provenance import manifest
     from provenance.keys import KeyStore
-    from provenance.home import keys_dir
-    from provenance.seal import Sealer, SealRequest, installation_log
+    from provenance.installation import Installation
+    from provenance.seal import Sealer, SealRequest
+    from provenance.installation import Installation
 
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "postgres test")
     target = tmp_path / "target.png"
     cv2.imwrite(str(target), np.random.default_rng(2).integers(0, 255, (144, 160, 3), dtype=np.uint8))
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     session = sealer.begin(SealRequest(kind="image", title="pg", actor="editor", inputs=[target], parent=target))
     cv2.imwrite(str(tmp_path / "enc.png"), session.mark(cv2.imread(str(target))))
     result = session.finish(tmp_path / "enc.png", tmp_path / "out.png")
     sealer.close()
-    verified = manifest.verify(result.output, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+    verified = manifest.verify(result.output, trust_anchors_pem=Installation.from_environment().key_store().trust_anchors_pem())
     assert verified.state == "Trusted"
-    log = installation_log()  # read-only, from FACEPROOF_CUSTODY_URL
+    log = Installation.from_environment().custody_log()  # read-only, from FACEPROOF_CUSTODY_URL
     assert type(log.store).__name__ == "PostgresCustodyStore" and log.verify().ok
     assert "are in this log" in verify_custody_claim(log, verified.custody)
     assert [e["kind"] for e in log.history(result.sha256)] == ["sign"]
     assert {log.entry(seq)["kind"] for seq in result.custody_seqs.values()} == {"convert", "watermark", "sign"}
     log.store.close()
-    with sqlite3.connect(custody_db_path()) as local:  # the watermark registry only
+    with sqlite3.connect(Installation.from_environment().custody_db_path) as local:  # the watermark registry only
         tables = {name for (name,) in local.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "watermark_ids" in tables and "custody_entries" not in tables

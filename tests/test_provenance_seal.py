@@ -13,7 +13,7 @@ from provenance.custody.bundle import export_bundle, verify_bundle
 from provenance.custody.log import sha256_file, verify_custody_claim
 from provenance.errors import ConsentError, CustodyError, ProvenanceError, UnsupportedFormatError
 from provenance.keys import KeyStore
-from provenance.home import keys_dir
+from provenance.installation import Installation
 from provenance.seal import Sealer, SealRequest
 from provenance.watermark import detect_frames
 from swapcore import media
@@ -27,7 +27,7 @@ MODEL = {"arch": "original", "sha256": "9f" * 32}
 @pytest.fixture
 def sealer(monkeypatch, tmp_path) -> Sealer:
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "seal test")
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     form = tmp_path / "consent.pdf"
     form.write_bytes(b"signed consent form")
     record_consent(sealer.log, identity="alice", person="Alice Example", document=form, actor="admin")
@@ -58,7 +58,7 @@ def test_sealed_video_is_trusted_marked_registered_and_logged(sealer, tmp_path):
     result = session.finish(encoded, tmp_path / "alice.mp4")
 
     assert not encoded.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["alice.mp4", "consent.pdf"]
-    anchors = KeyStore(keys_dir()).trust_anchors_pem()
+    anchors = Installation.from_environment().key_store().trust_anchors_pem()
     verified = manifest.verify(result.output, trust_anchors_pem=anchors)
     assert verified.state == "Trusted", verified.failures
     assert verified.soft_binding_ids == [str(session.watermark_id)]
@@ -94,7 +94,7 @@ def test_image_seal_and_repeat_inputs_are_ingested_once(sealer, tmp_path):
         session = sealer.begin(_request(target, kind="image", title=name))
         cv2.imwrite(str(tmp_path / f"{name}.enc.png"), session.mark(cv2.imread(str(target))))
         result = session.finish(tmp_path / f"{name}.enc.png", tmp_path / f"{name}.png")
-        assert manifest.verify(result.output, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem()).state == "Trusted"
+        assert manifest.verify(result.output, trust_anchors_pem=Installation.from_environment().key_store().trust_anchors_pem()).state == "Trusted"
         kept = sealer.registry.manifest_of(result.watermark_id)  # for soft-binding resolution: the file's own store
         assert kept.manifest_label == result.manifest_label and kept.store in result.output.read_bytes()
     target_hash = sha256_file(target)

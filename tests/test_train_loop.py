@@ -20,17 +20,17 @@ from django.core.management.base import CommandError
 from provenance import manifest
 from provenance.custody.log import sha256_file
 from provenance.errors import ConsentError
-from provenance.home import custody_db_path, keys_dir, watermark_key_path
+from provenance.installation import Installation
 from provenance.keys import KeyStore
 from provenance.registry import WatermarkRegistry
 from provenance.watermark import detect_frames, load_or_create_watermark_key
 from swapcore import media
-from swapcore.train import load_model, train
+from swapcore.train import load_model
 from swapcore.training import bundle, report
 from swapcore.training.augment import face_mask
 from swapcore.training.data import load_faces
 from swapcore.training.trainer import Trainer, TrainingDivergedError
-from tests.conftest import consenting_installation, record_consents
+from tests.conftest import consenting_installation, record_consents, train_here
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.needs_data
@@ -49,7 +49,7 @@ def learned(training_faces, tmp_path_factory):
     root = tmp_path_factory.mktemp("learned")
     model_dir = root / "model"
     with consenting_installation(root / "home", [folder.name for folder in training_faces]):
-        summary = train(training_faces, model_dir, iterations=40, **LEARN)
+        summary = train_here(training_faces, model_dir, iterations=40, **LEARN)
     return model_dir, summary
 
 
@@ -114,8 +114,8 @@ def test_load_model_round_trip(learned, training_faces):
 def _train_in_subprocess(faces: list[Path], model_dir: Path, iterations: int, **options) -> subprocess.Popen:
     settings = {**LEARN, **options}
     code = (
-        "from swapcore.train import train; "
-        f"train({[str(p) for p in faces]!r}, {str(model_dir)!r}, iterations={iterations}, **{settings!r})"
+        "from tests.conftest import train_here; "
+        f"train_here({[str(p) for p in faces]!r}, {str(model_dir)!r}, iterations={iterations}, **{settings!r})"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE)
 
@@ -139,7 +139,7 @@ def test_resume_after_kill_continues_exactly(learned, training_faces, training_c
     _wait_for_row(process, killed, at_least=20)
     process.kill()  # SIGKILL: no chance to save
     process.wait()
-    resumed = train(training_faces, killed, iterations=40, **LEARN)
+    resumed = train_here(training_faces, killed, iterations=40, **LEARN)
     assert resumed.start_iteration in (20, 40) and resumed.iteration == 40
     got, want = _rows(killed)[40], _rows(reference)[40]
     for name, value in want["holdout_loss"].items():
@@ -186,13 +186,13 @@ def test_a_kill_while_writing_a_checkpoint_resumes_from_the_one_before(learned, 
     """The half-written checkpoint is the killed process's work file: swept, and the resume starts at 0 exactly."""
     reference, _ = learned
     killed = tmp_path / "killed"
-    code = (_DIE_WRITING_THE_SECOND_CHECKPOINT + "from swapcore.train import train; "
-            f"train({[str(p) for p in training_faces]!r}, {str(killed)!r}, iterations=40, **{LEARN!r})")
+    code = (_DIE_WRITING_THE_SECOND_CHECKPOINT + "from tests.conftest import train_here; "
+            f"train_here({[str(p) for p in training_faces]!r}, {str(killed)!r}, iterations=40, **{LEARN!r})")
     child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True)
     assert child.returncode == -9, child.stderr.decode()[-2000:]
     (fragment,) = [p.name for p in killed.iterdir() if "faceproof-work-" in p.name]
     assert fragment.startswith(".checkpoint.writing.")
-    resumed = train(training_faces, killed, iterations=40, **LEARN)
+    resumed = train_here(training_faces, killed, iterations=40, **LEARN)
     assert resumed.start_iteration == 0 and resumed.iteration == 40
     got, want = _rows(killed)[40], _rows(reference)[40]
     for name, value in want["holdout_loss"].items():
@@ -255,21 +255,21 @@ def test_nan_loss_rolls_back_and_halves_the_learning_rate(training_faces, traini
 
     monkeypatch.setattr(Trainer, "_identity_losses", sometimes_nan)
     with caplog.at_level(logging.WARNING, logger="swapcore.training"):
-        summary = train(training_faces, tmp_path / "model", arch="lite", batch=2, iterations=8, save_every=4)
+        summary = train_here(training_faces, tmp_path / "model", arch="lite", batch=2, iterations=8, save_every=4)
     assert summary.rollbacks == 1 and summary.iteration == 8
     assert "rolled back to the last save (iteration 4)" in caplog.text
     assert _rows(tmp_path / "model")[8]["lr"] == pytest.approx(2.5e-5)
 
     monkeypatch.setattr(Trainer, "_identity_losses", lambda self, batch: original_losses(self, batch) * float("nan"))
     with pytest.raises(TrainingDivergedError, match="lower --lr"):
-        train(training_faces, tmp_path / "diverged", arch="lite", batch=2, iterations=8, save_every=4)
+        train_here(training_faces, tmp_path / "diverged", arch="lite", batch=2, iterations=8, save_every=4)
 
 
 @pytest.mark.slow
 def test_hires_learns_its_mask(training_faces, training_consent, tmp_path):
     """The 128 px model learns, and its mask channel marks the face (landmark hull) on held-out faces."""
     model_dir = tmp_path / "hires"
-    train(training_faces, model_dir, arch="hires", batch=2, iterations=30, save_every=15, lr=5e-4)
+    train_here(training_faces, model_dir, arch="hires", batch=2, iterations=30, save_every=15, lr=5e-4)
     rows = _rows(model_dir)
     for name, start in rows[0]["holdout_loss"].items():
         assert rows[30]["holdout_loss"][name] < 0.9 * start
@@ -285,11 +285,11 @@ def test_hires_learns_its_mask(training_faces, training_consent, tmp_path):
 
 def test_plateau_and_time_limit_stop_cleanly(training_faces, training_consent, tmp_path):
     # A 99 % improvement per save is never reached: the second in-loop save counts as a plateau.
-    summary = train(training_faces, tmp_path / "plateau", arch="lite", batch=2, iterations=1000, save_every=2,
+    summary = train_here(training_faces, tmp_path / "plateau", arch="lite", batch=2, iterations=1000, save_every=2,
                     plateau_patience=1, plateau_delta=0.99)
     assert (summary.stop_reason, summary.iteration) == ("plateau", 4)
     assert sorted(_rows(tmp_path / "plateau")) == [0, 2, 4]
-    timed = train(training_faces, tmp_path / "timed", arch="lite", batch=2, iterations=1000, time_limit=0.0)
+    timed = train_here(training_faces, tmp_path / "timed", arch="lite", batch=2, iterations=1000, time_limit=0.0)
     assert (timed.stop_reason, timed.iteration) == ("time limit", 0)
     assert load_model(tmp_path / "timed").iteration == 0
 
@@ -300,25 +300,25 @@ def test_refuses_identities_without_consent_and_starts_once_recorded(training_fa
     model_dir = tmp_path / "model"
     record_consents([first], tmp_path / "form.pdf")
     with pytest.raises(ConsentError, match=rf"no recorded consent for '{second}'.*faceproof consent record"):
-        train(training_faces, model_dir, arch="lite", batch=2, iterations=2, save_every=2)
+        train_here(training_faces, model_dir, arch="lite", batch=2, iterations=2, save_every=2)
     assert not model_dir.exists()  # refused before anything was read or written
     with pytest.raises(CommandError, match=f"'{second}'") as refused:  # the CLI: one line, no traceback
         call_command("train", faces=[str(p) for p in training_faces], model=str(model_dir), arch="lite", iterations=2)
     assert "\n" not in str(refused.value)
     record_consents([second], tmp_path / "form.pdf")
-    summary = train(training_faces, model_dir, arch="lite", batch=2, iterations=2, save_every=2, actor="trainer@test")
+    summary = train_here(training_faces, model_dir, arch="lite", batch=2, iterations=2, save_every=2, actor="trainer@test")
     assert summary.iteration == 2 and (model_dir / report.PREVIEWS / "preview_0000002.png").is_file()
 
 
 def test_previews_are_signed_watermarked_and_registered(learned, training_faces, monkeypatch):
     model_dir, _ = learned
     monkeypatch.setenv("FACEPROOF_HOME", str(model_dir.parent / "home"))  # the installation that trained it
-    registry = WatermarkRegistry(custody_db_path())
-    secret = load_or_create_watermark_key(watermark_key_path())
+    registry = WatermarkRegistry(Installation.from_environment().custody_db_path)
+    secret = load_or_create_watermark_key(Installation.from_environment().watermark_key_path)
     grid = model_dir / report.PREVIEWS / "preview_0000040.png"
     assert (model_dir / report.PREVIEWS / "latest.png").read_bytes() == grid.read_bytes()
     for path in (grid, model_dir / report.LOSS_CURVE):
-        result = manifest.verify(path, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+        result = manifest.verify(path, trust_anchors_pem=Installation.from_environment().key_store().trust_anchors_pem())
         assert result.state == "Trusted", result.failures
         assert "iteration 40" in result.title
         detection = detect_frames([media.read_image(path)], secret)
@@ -343,8 +343,10 @@ def run(self, progress=None):
     return summary
 
 trainer.Trainer.run = run
+from provenance.installation import Installation
 from swapcore.train import train
-train(sys.argv[3:], sys.argv[2], arch="lite", batch=2, iterations=4, save_every=2, actor="ddp@test")
+with Installation.from_environment().sealer() as sealer:
+    train(sys.argv[3:], sys.argv[2], arch="lite", batch=2, iterations=4, save_every=2, actor="ddp@test", sealer=sealer)
 """
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from provenance.home import custody_db_path, watermark_key_path
+from provenance.installation import Installation
 from provenance.registry import RegistryEntry, WatermarkRegistry
 from provenance.watermark import ALPHA, FrameEmbedder, detect_frames, embed_frame
 from provenance.watermark.embed import STRENGTH_FLOOR
@@ -168,11 +168,11 @@ def test_cli_embed_then_detect_traces_the_registry(tmp_path, capsys):
     with pytest.raises(SystemExit):  # detecting before the installation has a key: one clear error
         faceproof(["watermark", "detect", str(source)])
     assert "no watermark key" in capsys.readouterr().err
-    registry = WatermarkRegistry(custody_db_path())
+    registry = WatermarkRegistry(Installation.from_environment().custody_db_path)
     watermark_id = registry.allocate_id()
     faceproof(["watermark", "embed", str(source), "-o", str(tmp_path / "out.mp4"), "--id", str(watermark_id)])
     assert "UNSIGNED" in capsys.readouterr().out
-    assert watermark_key_path().exists()  # the key lives with the installation's signing keys
+    assert Installation.from_environment().watermark_key_path.exists()  # the key lives with the installation's signing keys
     registry.record(RegistryEntry(watermark_id, "out.mp4", "ab" * 32, "urn:c2pa:test", "log", 3, 4, "cd" * 32))
     faceproof(["watermark", "detect", str(tmp_path / "out.mp4"), "--json"])
     report = json.loads(capsys.readouterr().out)

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from provenance.seal import installation_log
+from provenance.installation import Installation
 from tests.web_fixtures import *  # noqa: F403  (fixtures)
 from tests.web_fixtures import client_for, consent_all, place_faces, request_cancel_at, short_video, upload_of
 
@@ -77,7 +77,7 @@ def test_train_shows_previews_and_resumes_from_its_checkpoint(trained, members, 
 def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
         trained, members, outsider, web, tmp_path, django_capture_on_commit_callbacks):
     from provenance import manifest
-    from provenance.home import keys_dir
+    from provenance.installation import Installation
     from provenance.keys import KeyStore
     from webapp.custody.logs import custody_log
     from webapp.jobs.models import Job
@@ -109,7 +109,7 @@ def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     delivered = tmp_path / "delivered.mp4"
     delivered.write_bytes(b"".join(response.streaming_content))
-    verified = manifest.verify(delivered, trust_anchors_pem=KeyStore(keys_dir()).trust_anchors_pem())
+    verified = manifest.verify(delivered, trust_anchors_pem=Installation.from_environment().key_store().trust_anchors_pem())
     assert verified.state == "Trusted" and verified.soft_binding_ids == [str(output.watermark_id)]
 
     # the link is bound to its user, cannot be altered, and expires
@@ -188,7 +188,7 @@ def test_verifier_case_reports_provenance_first_and_keeps_history(members, web, 
     html = client.get(f"/cases/{case.pk}/report.html")
     assert html.status_code == 200 and "sandbox" in html["Content-Security-Policy"]
     # The report itself carries no C2PA: the custody log links its hash to the clip it judged.
-    (event,) = installation_log().history(hashlib.sha256(b"".join(html.streaming_content)).hexdigest())
+    (event,) = Installation.from_environment().custody_log().history(hashlib.sha256(b"".join(html.streaming_content)).hexdigest())
     assert event["kind"] == "verify" and event["inputs"][0]["sha256"] == case.sha256
     assert "tip line" in client.get("/cases/").content.decode()
     assert client_for(members["producer"]).get(f"/cases/{case.pk}/").status_code == 403

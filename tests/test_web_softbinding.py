@@ -37,19 +37,19 @@ def _b64(text: str) -> str:
 
 def test_a_stripped_copys_watermark_leads_back_to_the_manifest_store_its_file_carried(sealed, members, tmp_path):
     from provenance import manifest
-    from provenance.home import keys_dir, watermark_key_path
+    from provenance.installation import Installation
     from provenance.keys import KeyStore
     from provenance.watermark import detect_frames, load_or_create_watermark_key
     from swapcore import media
     from swapcore.media import ffmpeg_exe
 
     path, output = sealed
-    anchors = KeyStore(keys_dir()).trust_anchors_pem()
+    anchors = Installation.from_environment().key_store().trust_anchors_pem()
     stripped = tmp_path / "stripped.mp4"  # remuxed: the same frames, the manifest gone
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-c", "copy", "-map_metadata", "-1", str(stripped)],
                    check=True)
     assert manifest.verify(stripped, trust_anchors_pem=anchors).state == "NoManifest"
-    secret = load_or_create_watermark_key(watermark_key_path())
+    secret = load_or_create_watermark_key(Installation.from_environment().watermark_key_path)
     watermark_id = detect_frames((frame for _, frame in media.iter_frames(stripped)), secret).watermark_id
     assert watermark_id == output.watermark_id
 
@@ -103,7 +103,7 @@ def test_only_the_sealing_organisation_and_holders_of_a_marked_copy_resolve_it(s
 
 
 def test_queries_that_name_no_faceproof_watermark_are_400_and_unknown_ones_find_nothing(members, web):
-    from provenance.home import custody_db_path
+    from provenance.installation import Installation
     from provenance.registry import RegistryEntry, WatermarkRegistry
     from provenance.softbinding import binding_value
 
@@ -119,7 +119,7 @@ def test_queries_that_name_no_faceproof_watermark_are_400_and_unknown_ones_find_
         assert client.post(url, body, content_type="application/json").status_code == 400, body
 
     assert _matches(client, 5).json() == {"matches": []}  # nothing sealed yet: no registry at all
-    registry = WatermarkRegistry(custody_db_path())
+    registry = WatermarkRegistry(Installation.from_environment().custody_db_path)
     registry.reserve(5)  # sealed by the CLI, no organisation's output: resolvable by no web user
     registry.record(RegistryEntry(5, "cli.mp4", "ab" * 32, "urn:c2pa:cli", "log", 1, 2, "cd" * 32), b"jumbf")
     registry.close()

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 
-from provenance.seal import installation_keys, installation_log
+from provenance.installation import Installation
 from provenance.work import RECORD_SUFFIX, exchange, me, open_operations, owner_of, replace_atomically, sweep, sweep_tree
 
 _DIE_MID_WORK = """
@@ -42,8 +42,8 @@ def test_a_process_is_known_by_its_pid_and_start_time():
 
 def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
-    installation_keys()
-    log = installation_log(writable=True)
+    Installation.from_environment().keys()
+    log = Installation.from_environment().custody_log(writable=True)
     outputs = tmp_path / "media" / "org_1" / "project_1" / "outputs"
     _die_mid_work(outputs)
     live = outputs / f".y.encoding.{me().token}.mp4"
@@ -67,11 +67,11 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
 def test_two_sweeps_at_once_log_one_abort(tmp_path, monkeypatch):
     """A web node and a worker starting together find the same dead work: the abort is logged once."""
     monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
-    installation_keys()
+    Installation.from_environment().keys()
     outputs = tmp_path / "outputs"
     for round_ in range(3):
         _die_mid_work(outputs / str(round_), watermark_id=100 + round_)
-        logs = [installation_log(writable=True) for _ in range(2)]
+        logs = [Installation.from_environment().custody_log(writable=True) for _ in range(2)]
         start = threading.Barrier(2)
 
         def swept(log):
@@ -114,8 +114,9 @@ def test_a_killed_extraction_leaves_a_staging_folder_that_the_next_one_removes(t
 _KILLED_AFTER_BEGIN = """
 import os, signal, sys
 from pathlib import Path
-from provenance.seal import SealRequest, Sealer
-sealer = Sealer.for_installation()
+from provenance.installation import Installation
+from provenance.seal import SealRequest
+sealer = Installation.from_environment().sealer()
 sealer.begin(SealRequest(kind="video", title="x.mp4", actor="bob@studio", inputs=[Path(sys.argv[1])]))
 os.kill(os.getpid(), signal.SIGKILL)  # before any work file or operation record exists
 """
@@ -127,7 +128,7 @@ def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_p
     source.write_bytes(b"a target clip")
     child = subprocess.Popen([sys.executable, "-c", _KILLED_AFTER_BEGIN, str(source)], cwd=Path(__file__).parent.parent)
     assert child.wait() == -9
-    log = installation_log(writable=True)
+    log = Installation.from_environment().custody_log(writable=True)
     (begun,) = open_operations(log)
     assert begun["actor"] == "bob@studio" and owner_of(begun["parameters"]["owner"]).pid == child.pid
 

@@ -128,7 +128,8 @@ def request_cancel_at(monkeypatch, step: int) -> None:
 def sealed_output_of(project, producer, tmp_path: Path) -> Path:
     """A watermarked, signed, logged swap output of `project`, sealed as the web app's conversion seals one."""
     from provenance.consent import record_consent
-    from provenance.seal import Sealer, SealRequest
+    from provenance.installation import Installation
+    from provenance.seal import SealRequest
     from swapcore import media
     from swapcore.media import ffmpeg_exe
     from webapp.custody.logs import actor_of
@@ -143,7 +144,7 @@ def sealed_output_of(project, producer, tmp_path: Path) -> Path:
     media_path(relative).parent.mkdir(parents=True, exist_ok=True)
     form = tmp_path / "form.pdf"
     form.write_bytes(b"%PDF-1.4 consent of studio one")
-    sealer = Sealer.for_installation()
+    sealer = Installation.from_environment().sealer()
     try:
         record_consent(sealer.log, identity=identity.custody_name, person="Alpha Person", document=form,
                        actor=actor_of(producer))

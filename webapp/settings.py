@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from provenance.installation import home_from
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where this installation keeps its database, keys, custody log and media (outside any web root).
-FACEPROOF_HOME = Path(os.environ.get("FACEPROOF_HOME", Path.home() / ".faceproof")).expanduser()
+FACEPROOF_HOME = home_from(os.environ)
 
 SECRET_KEY = os.environ.get("FACEPROOF_SECRET_KEY", "insecure-development-key-set-FACEPROOF_SECRET_KEY")
 DEBUG = os.environ.get("FACEPROOF_DEBUG", "0") == "1"

@@ -12,16 +12,14 @@ Fit and evaluation pairs are made of fit and evaluation people respectively (`de
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from provenance.consent import consent_status, record_consent
-from provenance.seal import Sealer
+from provenance.installation import Installation
 from swapcore.convert.blend import BlendSettings
 from swapcore.convert.pipeline import SwapSettings, swap_frames
 from swapcore.extract import extract
@@ -37,33 +35,15 @@ def model_dir(work: Path, a: str, b: str) -> Path:
     return work / f"model_{a}_{b}"
 
 
-@contextmanager
-def private_installation(work: Path) -> Iterator[None]:
-    """Point this process's faceproof installation (keys, custody log, consents) at `work/home` for a while.
-
-    The detector's swap models and their outputs belong to this private installation, never the user's.
-    """
-    saved = {name: os.environ.get(name) for name in ("FACEPROOF_HOME", "FACEPROOF_KEY_PASSPHRASE")}
-    os.environ["FACEPROOF_HOME"] = str(work / "home")
-    os.environ.setdefault("FACEPROOF_KEY_PASSPHRASE", "detector-fit")
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def private_installation(work: Path) -> Installation:
+    """The installation (keys, custody log, consents) that owns the detector's swap models and their outputs:
+    never the user's."""
+    return Installation(work / "home", passphrase="detector-fit")
 
 
 def train_pair(work: Path, a: tuple[str, Path], b: tuple[str, Path], minutes: float, threads: int = 1) -> Path:
     """Train (or resume) the pair's swap model for `minutes` of wall time, in the private installation;
     returns the model folder."""
-    with private_installation(work):
-        return _train(work, a, b, minutes, threads)
-
-
-def _train(work: Path, a: tuple[str, Path], b: tuple[str, Path], minutes: float, threads: int) -> Path:
     torch.set_num_threads(threads)
     size = architecture(ARCH).default_size
     folders = []
@@ -72,18 +52,16 @@ def _train(work: Path, a: tuple[str, Path], b: tuple[str, Path], minutes: float,
         if not (folder / "alignments.json").is_file():
             extract(clip, folder, size=size, every=EVERY, overwrite=True)
         folders.append(folder)
-    sealer = Sealer.for_installation()
     form = work / "consent.txt"
     form.write_text("detector fitting: public test data, swaps are measured and deleted, never published")
-    for folder in folders:
-        if consent_status(sealer.log, folder.name) is None:
-            record_consent(sealer.log, identity=folder.name, person=folder.name, document=form, actor="detector-fit")
     target = model_dir(work, a[0], b[0])
-    try:
+    with private_installation(work).sealer() as sealer:
+        for folder in folders:
+            if consent_status(sealer.log, folder.name) is None:
+                record_consent(sealer.log, identity=folder.name, person=folder.name, document=form,
+                               actor="detector-fit")
         train(folders, target, arch=ARCH, batch=16, iterations=10**9, save_every=500, time_limit=minutes * 60,
               sealer=sealer, actor="detector-fit", device="cpu")
-    finally:
-        sealer.close()
     return target
 
 

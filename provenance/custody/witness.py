@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from base64 import b64decode, b64encode
 from binascii import Error as Base64Error
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,13 +62,17 @@ class WitnessPolicy:
     quorum: int = 0
 
 
-def policy_from_env(environ: dict | None = None) -> WitnessPolicy:
-    """`$FACEPROOF_WITNESSES`: "VKEY URL" pairs separated by ";"; `$FACEPROOF_WITNESS_QUORUM`: k (default: all)."""
-    environ = os.environ if environ is None else environ
+def policy_from_env(environ: Mapping[str, str]) -> WitnessPolicy:
+    """`$FACEPROOF_WITNESSES`: "VKEY URL" pairs separated by ";"; `$FACEPROOF_WITNESS_QUORUM`: k (default: all).
+
+    The installation (`provenance.installation`) passes its environment."""
     witnesses = []
     for pair in filter(None, (p.strip() for p in environ.get("FACEPROOF_WITNESSES", "").split(";"))):
         vkey, _, url = pair.partition(" ")
-        verifier = note.verifier_from_vkey(vkey)
+        try:
+            verifier = note.verifier_from_vkey(vkey)
+        except note.NoteError as exc:
+            raise CustodyError(f"FACEPROOF_WITNESSES: {exc}") from None
         if verifier.signature_type != note.COSIGNATURE_ED25519 or not url.strip().startswith(("http://", "https://")):
             raise CustodyError(f"FACEPROOF_WITNESSES: expected 'VKEY URL' with a cosignature (0x04) key, got {pair!r}")
         witnesses.append(WitnessConfig(verifier, url.strip().rstrip("/")))

@@ -68,11 +68,12 @@ def convert(
     side_by_side: bool = False,
     scale: float = 1.0,
     actor: str | None = None,
-    sealer: Sealer | None = None,
+    sealer: Sealer,
     progress: Progress | None = None,
 ) -> ConvertResult:
     """Swap the faces of `target` with the model in `model_dir` and deliver `output` (.mp4, .gif or a folder
-    of PNG frames), watermarked, signed and logged. Both of the model's identities need recorded consent."""
+    of PNG frames), watermarked, signed and logged by `sealer` (the caller's installation; the caller closes it).
+    Both of the model's identities need recorded consent in its custody log."""
     started = time.perf_counter()
     target, model_dir, output = Path(target), Path(model_dir), Path(output)
     info = media.probe(target)
@@ -85,8 +86,6 @@ def convert(
     model_hash = sha256_file(model_dir / bundle.CHECKPOINT)
     extra = {"frames": [start, stop], "side_by_side": side_by_side, "scale": scale,
              "alignments": str(alignments) if alignments else None}
-    own_sealer = sealer is None
-    sealer = sealer or Sealer.for_installation()
     actor = actor or getpass.getuser()
 
     swept = sweep(output.parent, sealer.log)  # what a killed conversion into this folder left behind
@@ -97,12 +96,8 @@ def convert(
     def begin(kind: str) -> SealSession:
         return sealer.begin(_request(kind, target, model_dir, model, model_hash, actor, settings, output, extra))
 
-    try:
-        return _run(target, model, settings, frames, alignments, info, spec, output, begin, side_by_side, scale,
-                    progress, started)
-    finally:
-        if own_sealer:
-            sealer.close()
+    return _run(target, model, settings, frames, alignments, info, spec, output, begin, side_by_side, scale,
+                progress, started)
 
 
 def _run(target: Path, model: LoadedModel, settings: SwapSettings, frames: tuple[int, int | None],

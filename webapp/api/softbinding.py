@@ -30,9 +30,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from provenance import softbinding
-from provenance.registry import WatermarkRegistry, installation_registry
+from provenance.registry import WatermarkRegistry
 from webapp.accounts.models import Organisation, Role
 from webapp.api.views import Base
+from webapp.custody.logs import installation
 from webapp.projects.models import Output
 from webapp.verify.models import Case
 
@@ -51,7 +52,7 @@ def resolvable_by(organisation: Organisation) -> softbinding.Visible:
 
 @contextmanager
 def _registry() -> Iterator[WatermarkRegistry | None]:
-    registry = installation_registry()
+    registry = installation().registry()
     try:
         yield registry
     finally:

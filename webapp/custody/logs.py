@@ -1,4 +1,6 @@
-"""The installation's custody log for web requests and jobs: the same log the CLI uses ($FACEPROOF_HOME)."""
+"""The installation of web requests and jobs, and its custody log: the same ones the CLI uses ($FACEPROOF_HOME).
+
+Each request or job resolves the installation when it starts (`installation()`), as each CLI command does."""
 
 from __future__ import annotations
 
@@ -6,18 +8,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from provenance.custody.log import AssetRef, CustodyLog, Event, checkpoint_to_json
-from provenance.seal import installation_keys, installation_log
+from provenance.installation import Installation
+
+
+def installation() -> Installation:
+    return Installation.from_environment()
 
 
 def ensure_keys() -> None:
     """Generate the installation's keys on first use ($FACEPROOF_KEY_PASSPHRASE protects them)."""
-    installation_keys()
+    installation().keys()
 
 
 @contextmanager
 def custody_log(*, writable: bool = False) -> Iterator[CustodyLog]:
-    ensure_keys()
-    log = installation_log(writable=writable)
+    here = installation()
+    here.keys()
+    log = here.custody_log(writable=writable)
     try:
         yield log
     finally:

@@ -24,10 +24,8 @@ from provenance.custody.bundle import export_bundle
 from provenance.custody.checkpoint import checkpoint_note
 from provenance.custody.log import CustodyLog, checkpoint_to_json
 from provenance.custody.tiles import ENTRIES, parse_tile_path, read_tile
-from provenance.home import keys_dir
-from provenance.keys import KeyStore
 from webapp.accounts.models import Organisation
-from webapp.custody.logs import custody_log, latest_checkpoint
+from webapp.custody.logs import custody_log, installation, latest_checkpoint
 from webapp.projects.models import Output, Project, Upload
 from webapp.verify.models import Case
 
@@ -91,7 +89,7 @@ def bundle(sha256: str | None, organisation: Organisation | None) -> bytes:
     """An offline bundle: the asset's events of `organisation`, or (sha256 and organisation None) the whole log.
 
     Raises CustodyError when nothing the organisation may see mentions the asset."""
-    anchors = KeyStore(keys_dir()).trust_anchors_pem()
+    anchors = installation().key_store().trust_anchors_pem()
     keep = (lambda event: visible_to(organisation, event)) if organisation is not None else None
     with tempfile.TemporaryDirectory() as scratch, custody_log() as log:
         return export_bundle(log, Path(scratch) / "bundle.json", sha256=sha256, trust_anchors_pem=anchors,

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from provenance.custody.log import sha256_file
 from provenance.work import sweep
-from webapp.custody.logs import append
+from webapp.custody.logs import append, installation
 from webapp.errors import USER_ERRORS
 from webapp.jobs.models import Job
 from webapp.projects.models import Identity, Output, Upload, media_path
@@ -155,10 +155,12 @@ def _train(job: Job, report: Reporter) -> str | None:
         losses = " ".join(f"{k}={v:.4f}" for k, v in p.losses.items())
         report(p.iteration, p.iterations, f"iteration {p.iteration}: {losses} {p.eg_per_s:.1f} EG/s")
 
-    summary = train([media_path(i.faces_folder()) for i in identities], model_dir, arch=job.params.get("arch", "lite"),
-                    batch=int(job.params.get("batch", 8)), iterations=int(job.params["iterations"]),
-                    save_every=int(job.params.get("save_every", 50)), progress=progress, actor=job.params["actor"],
-                    size=int(job.params["size"]) if job.params.get("size") else None)
+    with installation().sealer() as sealer:
+        summary = train([media_path(i.faces_folder()) for i in identities], model_dir,
+                        arch=job.params.get("arch", "lite"), batch=int(job.params.get("batch", 8)),
+                        iterations=int(job.params["iterations"]), save_every=int(job.params.get("save_every", 50)),
+                        progress=progress, actor=job.params["actor"], sealer=sealer,
+                        size=int(job.params["size"]) if job.params.get("size") else None)
     job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
                   "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
     from swapcore.training.bundle import CHECKPOINT
@@ -179,8 +181,10 @@ def _convert(job: Job, report: Reporter) -> None:
                             blend=BlendSettings(erode=float(o.get("erode", 0.0)), blur=float(o.get("blur", 4.0))))
     relative = f"{job.project.folder()}/outputs/job_{job.pk}{o.get('format', '.mp4')}"
     media_path(relative).parent.mkdir(parents=True, exist_ok=True)
-    result = convert(target.file(), media_path(o["model"]), media_path(relative), settings=settings,
-                     frames=parse_frames(o.get("frames") or None), actor=o["actor"], progress=report)
+    with installation().sealer() as sealer:
+        result = convert(target.file(), media_path(o["model"]), media_path(relative), settings=settings,
+                         frames=parse_frames(o.get("frames") or None), actor=o["actor"], sealer=sealer,
+                         progress=report)
     sealed = result.sealed[0]
     Output.objects.create(project=job.project, job=job, path=relative, sha256=sealed.sha256,
                           watermark_id=sealed.watermark_id, manifest_label=sealed.manifest_label)
@@ -209,7 +213,8 @@ def _detect(job: Job, report: Reporter) -> None:
     sweep(report_dir, None)  # reports a killed job left half-written there
     # The report is the case's organisation's: it shows only that organisation's custody events (the log is shared).
     analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"),
-                       name=case.original_name, history=organisation_history(case.organisation))
+                       name=case.original_name, installation=installation(),
+                       history=organisation_history(case.organisation))
     reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
     data = analysis.to_json()
     case.verdict, case.c2pa_state = data["headline"]["label"], data["provenance"]["c2pa"]["state"]

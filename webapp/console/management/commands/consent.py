@@ -9,7 +9,6 @@ from pathlib import Path
 
 from provenance.consent import list_consents, record_consent, revoke_consent
 from provenance.errors import ConsentError
-from provenance.seal import installation_log
 from webapp.console.base import StageCommand
 
 
@@ -40,7 +39,7 @@ class Command(StageCommand):
 
     def run(self, **options):
         action = options["action"]
-        log = installation_log(writable=action != "list")
+        log = self.installation.custody_log(writable=action != "list")
         try:
             if action == "record":
                 granted = _date(options["granted_on"]) if options["granted_on"] else None

@@ -50,11 +50,11 @@ class Command(StageCommand):
             blend=BlendSettings(erode=o["erode"], blur=o["blur"], sharpen=o["sharpen"]),
             batch=o["batch"], device=o["device"], precision=o["precision"],
         )
-        with progress_bar("convert") as progress:
+        with progress_bar("convert") as progress, self.installation.sealer() as sealer:
             result = convert(
                 o["target"], o["model"], o["output"], settings=settings, frames=parse_frames(o["frames"]),
                 alignments=o["alignments"], side_by_side=o["side_by_side"], scale=o["scale"], actor=o["actor"],
-                progress=progress,
+                sealer=sealer, progress=progress,
             )
         ids = ", ".join(str(sealed.watermark_id) for sealed in result.sealed[:3])
         more = f" (+{len(result.sealed) - 3} more)" if len(result.sealed) > 3 else ""

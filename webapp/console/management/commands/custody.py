@@ -16,11 +16,8 @@ from provenance.custody.checkpoint import checkpoint_note, log_verifier
 from provenance.custody.log import CustodyLog, LogReport, verify_log
 from provenance.custody.tiles import export_tiles
 from provenance.custody.timestamp import TimestampInfo, verify_timestamps
-from provenance.custody.witness import cosigned_note, policy_from_env, quorum_problem
+from provenance.custody.witness import cosigned_note, quorum_problem
 from provenance.errors import CustodyError
-from provenance.home import keys_dir
-from provenance.keys import KeyStore
-from provenance.seal import installation_log
 from provenance.work import open_operations, owner_of
 from webapp.console.base import StageCommand
 
@@ -95,7 +92,7 @@ class Command(StageCommand):
         if action == "verify" and options["bundle"]:
             self._verify_bundle(options)
             return
-        log = installation_log(writable=action == "checkpoint" and options["new"])
+        log = self.installation.custody_log(writable=action == "checkpoint" and options["new"])
         try:
             getattr(self, f"_{action.replace('-', '_')}")(log, options)
         finally:
@@ -122,7 +119,7 @@ class Command(StageCommand):
         report = verify_log(entries, log.store.checkpoints(), log.public_key)
         stamped: list[tuple[int, TimestampInfo]] = []
         if report.ok and report.checkpoints:
-            witnessing = quorum_problem(log.store, log.latest_checkpoint(), log.public_key, policy_from_env())
+            witnessing = quorum_problem(log.store, log.latest_checkpoint(), log.public_key, self.installation.witnesses)
             stamped, stamping = verify_timestamps(log.store, log.public_key)
             report = replace(report, problem=witnessing or stamping) if witnessing or stamping else report
         data = {**report.to_json(), "timestamps": [_timestamp_json(size, info) for size, info in stamped]}
@@ -156,7 +153,7 @@ class Command(StageCommand):
         self._write_bundle(log, options["output"], options["sha256"], options["known_size"])
 
     def _write_bundle(self, log: CustodyLog, output: Path, sha256: str | None, known_size: int | None) -> None:
-        anchors = KeyStore(keys_dir()).trust_anchors_pem()
+        anchors = self.installation.key_store().trust_anchors_pem()
         path = export_bundle(log, output, sha256=sha256, known_size=known_size, trust_anchors_pem=anchors)
         self.stdout.write(f"auditor bundle written to {path} (check it with: faceproof custody verify {path.name})")
 

@@ -9,13 +9,12 @@ unlocked ($FACEPROOF_KEY_PASSPHRASE); without it the analysis still runs and say
 from __future__ import annotations
 
 import getpass
-import os
 from pathlib import Path
 
 from detector import analyse
 from detector.analyse import DETECT_EVERY, LANDMARKER
 from detector.report import VERDICTS, Report
-from provenance.keys import PASSPHRASE_ENV
+from provenance.installation import PASSPHRASE_ENV
 from provenance.seal import record_reports
 from provenance.work import sweep
 from webapp.console.base import StageCommand
@@ -66,7 +65,8 @@ class Command(StageCommand):
             sweep(path.resolve().parent, None)  # reports a killed detect left half-written there
         with progress_bar("detect") as progress:
             report = analyse(options["video"], progress=progress, max_frames=options["max_frames"],
-                             detect_every=options["detect_every"], landmarker=landmarks.create(options["landmarks"]))
+                             detect_every=options["detect_every"], landmarker=landmarks.create(options["landmarks"]),
+                             installation=self.installation)
         self.stdout.write(summary(report))
         written = []
         if options["report"]:
@@ -79,14 +79,19 @@ class Command(StageCommand):
             self._log_reports(report, options, written)
 
     def _log_reports(self, report: Report, options: dict, written: list[Path]) -> None:
-        if not os.environ.get(PASSPHRASE_ENV):  # a verifier's first run: the analysis stands without the log
+        if not self.installation.can_sign:  # a verifier's first run: the analysis stands without the log
             self.stdout.write(f"custody: reports not logged (this installation's keys are locked; set {PASSPHRASE_ENV} "
                               "to log each report's hash, provable with faceproof custody prove)")
             return
         analysis = report.to_json()["analysis"]
-        receipt = record_reports(
-            options["video"], written, actor=options["actor"] or getpass.getuser(),
-            parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},
-            reason="detector report",
-        )
+        self.installation.keys()  # a first run with a passphrase makes the keys that sign the log
+        log = self.installation.custody_log(writable=True)
+        try:
+            receipt = record_reports(
+                options["video"], written, actor=options["actor"] or getpass.getuser(),
+                parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},
+                reason="detector report", log=log,
+            )
+        finally:
+            log.store.close()
         self.stdout.write(f"custody: reports logged as entry {receipt.seq} (prove with faceproof custody prove)")

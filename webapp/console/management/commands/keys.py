@@ -11,7 +11,6 @@ from pathlib import Path
 from cryptography import x509
 
 from provenance.errors import SigningKeyError
-from provenance.home import keys_dir
 from provenance.keys import KeyInfo, KeyStore
 from webapp.console.base import StageCommand
 
@@ -63,30 +62,31 @@ class Command(StageCommand):
         tsa.add_argument("--clear", action="store_true")
 
     def run(self, **options):
-        store = KeyStore(keys_dir())
+        store, passphrase = self.installation.key_store(), self.installation.passphrase
         action = options["action"]
         if action == "init":
-            self.stdout.write(_describe(store.init(common_name=options["common_name"], force=options["force"])))
+            self.stdout.write(_describe(store.init(passphrase, common_name=options["common_name"], force=options["force"])))
         elif action == "show":
             info = store.info()
             self.stdout.write(_info_json(info) if options["json"] else _describe(info))
         elif action == "import":
-            self.stdout.write(_describe(self._import(store, options)))
+            self.stdout.write(_describe(self._import(store, passphrase, options)))
         elif action == "export-trust":
             self.stdout.write(f"trust anchors written to {store.export_trust(options['output'])}")
         elif action == "rotate":
-            self.stdout.write(_describe(store.rotate(common_name=options["common_name"])))
+            self.stdout.write(_describe(store.rotate(passphrase, common_name=options["common_name"])))
         elif action == "trust":
             self._trust(store, options["certificate"])
         else:
             self._tsa(store, options["url"], options["clear"])
 
-    def _import(self, store: KeyStore, options) -> KeyInfo:
+    def _import(self, store: KeyStore, passphrase: str | None, options) -> KeyInfo:
         if options["pkcs12"]:
-            return store.import_pkcs12(options["pkcs12"], bundle_password=options["password"])
+            return store.import_pkcs12(options["pkcs12"], bundle_password=options["password"], passphrase=passphrase)
         if not (options["chain"] and options["key"]):
             raise SigningKeyError("import needs --pkcs12 FILE, or both --chain PEM and --key PEM")
-        return store.import_pem(options["chain"], options["key"], key_password=options["password"])
+        return store.import_pem(options["chain"], options["key"], key_password=options["password"],
+                                passphrase=passphrase)
 
     def _trust(self, store: KeyStore, path: Path) -> None:
         try:

@@ -64,6 +64,7 @@ class Command(StageCommand):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         bar = tqdm(total=options["iterations"], unit="it", dynamic_ncols=True)
+        sealer = self.installation.sealer()
         try:
             summary = train(
                 options["faces"], options["model"], arch=options["arch"], batch=options["batch"],
@@ -73,9 +74,10 @@ class Command(StageCommand):
                 lr=options["lr"], loss=options["loss"], mask_loss=options["mask_loss"], precision=options["precision"],
                 channels_last=not options["no_channels_last"], compile=options["compile"], device=options["device"],
                 seed=options["seed"], augment=AugmentConfig(occluders=options["occluders"]),
-                alignment=options["alignment"],
+                alignment=options["alignment"], sealer=sealer,
             )
         finally:
+            sealer.close()
             bar.close()
             logger.removeHandler(handler)
         held_out = ", ".join(f"{name} {value:.4f}" for name, value in summary.holdout.loss.items())

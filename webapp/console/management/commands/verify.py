@@ -14,9 +14,7 @@ from django.core.management.base import CommandError
 from provenance import manifest
 from provenance.custody.log import verify_custody_claim
 from provenance.errors import CustodyError, SigningKeyError
-from provenance.home import has_custody_log, keys_dir
-from provenance.keys import KeyStore
-from provenance.seal import installation_log
+from provenance.installation import Installation
 from webapp.console.base import StageCommand
 
 STATE_MEANING = {
@@ -27,9 +25,8 @@ STATE_MEANING = {
 }
 
 
-def _anchors(extra: list[Path]) -> bytes:
-    store = KeyStore(keys_dir())
-    anchors = store.trust_anchors_pem()
+def _anchors(installation: Installation, extra: list[Path]) -> bytes:
+    anchors = installation.key_store().trust_anchors_pem()
     for path in extra:
         try:
             anchors += path.read_bytes()
@@ -38,11 +35,11 @@ def _anchors(extra: list[Path]) -> bytes:
     return anchors
 
 
-def custody_finding(claim: dict | None) -> str | None:
-    """What this installation's own log says about the manifest's custody claim (None without a local log)."""
-    if not claim or not has_custody_log() or not KeyStore(keys_dir()).exists():
+def custody_finding(installation: Installation, claim: dict | None) -> str | None:
+    """What the installation's own log says about the manifest's custody claim (None without a local log)."""
+    if not claim or not installation.has_custody_log() or not installation.key_store().exists():
         return None
-    log = installation_log()
+    log = installation.custody_log()
     try:
         if claim.get("log_id") != log.log_id:
             return "custody: made by another installation (verify with its auditor bundle)"
@@ -89,8 +86,8 @@ class Command(StageCommand):
                             help="extra PEM root(s) to trust for this check (repeatable)")
 
     def run(self, **options):
-        result = manifest.verify(options["file"], trust_anchors_pem=_anchors(options["trust"]))
-        finding = custody_finding(result.custody)
+        result = manifest.verify(options["file"], trust_anchors_pem=_anchors(self.installation, options["trust"]))
+        finding = custody_finding(self.installation, result.custody)
         if options["json"]:
             self.stdout.write(json.dumps({**result.to_json(), "custody_check": finding}, indent=2))
         else:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from provenance.home import custody_db_path, watermark_key_path
-from provenance.registry import WatermarkRegistry
+from provenance.installation import Installation
 from provenance.watermark import ClipDetector, Detection, FrameEmbedder, load_or_create_watermark_key
 from swapcore import media
 from webapp.console.base import StageCommand
@@ -44,12 +43,15 @@ def detect_video(source: Path, secret: bytes, max_frames: int | None, progress: 
     return detector.detect()
 
 
-def _registry_record(watermark_id: int) -> dict | None:
-    """What this installation recorded for the ID, when it has a registry (never creates one)."""
-    database = custody_db_path()
-    if not database.exists():
+def _registry_record(installation: Installation, watermark_id: int) -> dict | None:
+    """What the installation recorded for the ID, when it has a registry (never creates one)."""
+    registry = installation.registry()
+    if registry is None:
         return None
-    entry = WatermarkRegistry(database).lookup(watermark_id)
+    try:
+        entry = registry.lookup(watermark_id)
+    finally:
+        registry.close()
     return entry.to_json() if entry else None
 
 
@@ -69,7 +71,7 @@ class Command(StageCommand):
         detect.add_argument("--max-frames", type=int, help="read at most this many frames (default: all)")
 
     def run(self, **options):
-        key = options["key"] or watermark_key_path()
+        key = options["key"] or self.installation.watermark_key_path
         if options["action"] == "embed":
             self._embed(options["input"], options["output"], load_or_create_watermark_key(key), options["payload_id"])
             return
@@ -90,7 +92,7 @@ class Command(StageCommand):
     def _detect(self, source: Path, secret: bytes, as_json: bool, max_frames: int | None) -> None:
         with progress_bar("detect") as progress:
             detection = detect_video(source, secret, max_frames, progress)
-        record = _registry_record(detection.watermark_id) if detection.watermark_id is not None else None
+        record = _registry_record(self.installation, detection.watermark_id) if detection.watermark_id is not None else None
         if as_json:
             self.stdout.write(json.dumps({"detection": json.loads(detection.to_json()), "registry": record}))
             return
