@@ -14,7 +14,9 @@ from webapp.jobs.tasks import enqueue
 
 
 def start_job(user, project: models.Model | None, kind: str, params: dict) -> Job:
-    """Queue a job of `kind` once the current transaction commits; its custody events name the user."""
+    """Queue a job of `kind` once the current transaction commits; its custody events name the user.
+
+    `project` is a projects.Project (None for a detector job), typed loosely because jobs sits below projects."""
     job = Job.objects.create(organisation=user.membership.organisation, project=project, kind=kind,
                              params={**params, "actor": actor_of(user)}, created_by=user)
     transaction.on_commit(lambda: enqueue(job))
