@@ -50,7 +50,7 @@ def test_every_route_enforces_login_and_roles(project, members, outsider):
 
     Upload.objects.create(project=project, purpose="target", path="x", original_name="x.mp4", media_type="video",
                           size=1, sha256="a" * 64, uploaded_by=members["producer"])
-    from webapp.custody.logs import append
+    from webapp.custody_log import append
 
     append("ingest", "test", inputs=[("a" * 64, "x.mp4")])
     objects = {"pk": project.pk, "sha256": "a" * 64}
@@ -170,7 +170,7 @@ def test_uploads_are_judged_by_content_with_safe_names_and_limits(project, membe
 
 def test_consent_is_recorded_in_custody_and_needs_a_document(project, members, web, consent_pdf, tmp_path):
     from provenance.consent import consent_status
-    from webapp.custody.logs import custody_log
+    from webapp.custody_log import custody_log
 
     client = client_for(members["producer"])
     identity = project.identities.first()
@@ -201,7 +201,7 @@ def _source_upload(client, project, identity):
 
 
 def test_extract_job_then_faces_grid_review(project, members, web, django_capture_on_commit_callbacks):
-    from webapp.custody.logs import custody_log
+    from webapp.custody_log import custody_log
     from webapp.jobs.models import Job
 
     client = client_for(members["producer"])
@@ -234,6 +234,7 @@ def test_extract_job_then_faces_grid_review(project, members, web, django_captur
 
 def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, members, web, monkeypatch):
     from webapp.jobs import runner
+    from webapp.jobs.services import cancel
     from webapp.projects import services
     from webapp.projects.models import media_path
 
@@ -249,7 +250,7 @@ def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, me
     assert not faces_dir.exists() and not any(faces_dir.parent.glob(".*"))
 
     queued = services.start_extract(user, identity, upload, every=13, size=64)
-    services.cancel(queued)
+    cancel(queued)
     queued.refresh_from_db()
     assert queued.state == "cancelled"
     runner.run(queued.pk)  # a queue that still delivers it does nothing
@@ -263,7 +264,7 @@ def test_training_is_refused_without_consent_at_start_and_when_revoked_later(
 
     from provenance.consent import revoke_consent
     from tests.web_fixtures import place_faces
-    from webapp.custody.logs import custody_log
+    from webapp.custody_log import custody_log
     from webapp.jobs import runner
     from webapp.projects import services
 
@@ -326,7 +327,7 @@ def test_serve_and_every_worker_sweep_what_killed_jobs_left_in_the_media(web):
     from pathlib import Path
 
     from tests.test_work import _die_mid_work
-    from webapp.custody.logs import custody_log
+    from webapp.custody_log import custody_log
     from webapp.jobs import tasks
 
     outputs = Path(web.MEDIA_ROOT) / "org_1" / "project_1" / "outputs"

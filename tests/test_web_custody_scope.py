@@ -100,7 +100,7 @@ def test_another_organisation_sees_nothing_of_a_files_custody(project, members, 
 
 
 def test_an_auditor_sees_the_latest_checkpoint_of_the_shared_log_and_staff_see_its_history(members, orgs, web):
-    from webapp.custody.logs import append
+    from webapp.custody_log import append
 
     auditor = members["auditor"]
     append("ingest", "someone@other-house", inputs=[("c" * 64, "theirs.mp4")])
@@ -119,7 +119,7 @@ def test_an_auditor_sees_the_latest_checkpoint_of_the_shared_log_and_staff_see_i
 
 
 def test_an_events_organisation_is_the_slug_after_the_actors_last_at(orgs):
-    from webapp.custody.services import owner_slug, visible_to
+    from webapp.custody_log import owner_slug, visible_to
 
     studio, other = orgs
     assert owner_slug({"actor": "ann@studio-one"}) == "studio-one"

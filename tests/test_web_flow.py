@@ -51,7 +51,7 @@ def test_a_finished_training_shows_its_result_and_offers_conversion(trained, mem
 
 @pytest.mark.slow
 def test_train_shows_previews_and_resumes_from_its_checkpoint(trained, members, django_capture_on_commit_callbacks):
-    from webapp.custody.logs import custody_log
+    from webapp.custody_log import custody_log
     from webapp.jobs.models import Job
 
     project, job = trained
@@ -79,7 +79,7 @@ def test_convert_then_signed_download_verifies_as_trusted_and_is_logged(
     from provenance import manifest
     from provenance.installation import Installation
     from provenance.keys import KeyStore
-    from webapp.custody.logs import custody_log
+    from webapp.custody_log import custody_log
     from webapp.jobs.models import Job
     from webapp.projects.models import Output, Upload
 

@@ -132,7 +132,7 @@ def sealed_output_of(project, producer, tmp_path: Path) -> Path:
     from provenance.seal import SealRequest
     from swapcore import media
     from swapcore.media import ffmpeg_exe
-    from webapp.custody.logs import actor_of
+    from webapp.custody_log import actor_of
     from webapp.jobs.models import Job
     from webapp.projects.models import Output, media_path
 

@@ -31,7 +31,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("jobs/<int:pk>/status/", jobs.job_status, name="job_status"),
     path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
-    path("jobs/<int:pk>/resume/", jobs.job_resume, name="job_resume"),
+    path("jobs/<int:pk>/resume/", projects.job_resume, name="job_resume"),
     # verifiers
     path("cases/", verify.case_list, name="cases"),
     path("cases/<int:pk>/", verify.case_detail, name="case"),

@@ -33,7 +33,7 @@ from provenance import softbinding
 from provenance.registry import WatermarkRegistry
 from webapp.accounts.models import Organisation, Role
 from webapp.api.views import Base
-from webapp.custody.logs import installation
+from webapp.custody_log import installation
 from webapp.projects.models import Output
 from webapp.verify.models import Case
 

@@ -5,8 +5,6 @@ OpenAPI 3 description at /api/schema/ (generated from these views and serializer
 
 from __future__ import annotations
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -23,14 +21,14 @@ from rest_framework.schemas.openapi import AutoSchema
 from provenance.errors import CustodyError
 from webapp.accounts.models import Role, has_role, membership_of
 from webapp.custody import services as custody
-from webapp.custody.logs import custody_log
-from webapp.custody.views import bundle_response
+from webapp.custody_log import custody_log
+from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 from webapp.projects import services
-from webapp.projects.models import Identity, Output, Project, Upload, media_path
+from webapp.projects.models import Identity, Output, Project, Upload
 from webapp.projects.uploads import RateLimited
+from webapp.verify import services as verify
 from webapp.verify.models import Case
-from webapp.verify.views import open_case
 
 
 class HasRole(BasePermission):
@@ -286,22 +284,12 @@ class DownloadLink(Base):
 
 
 # ---- jobs --------------------------------------------------------------------------------------------------
-def _job_scope(request):
-    jobs = Job.objects.filter(organisation=request.organisation)
-    role = request.user.membership.role
-    if role == Role.VERIFIER:
-        return jobs.filter(kind=Job.Kind.DETECT)
-    if role == Role.PRODUCER:
-        return jobs.exclude(kind=Job.Kind.DETECT)
-    return jobs
-
-
 class Jobs(Base):
     roles = (Role.PRODUCER, Role.VERIFIER)
     serializer_class = JobSerializer
 
     def get(self, request):
-        return Response(JobSerializer(self.paginate_queryset(_job_scope(request)), many=True).data)
+        return Response(JobSerializer(self.paginate_queryset(jobs.visible_jobs(request.user)), many=True).data)
 
 
 class JobDetail(Base):
@@ -309,15 +297,15 @@ class JobDetail(Base):
     serializer_class = JobSerializer
 
     def get(self, request, pk):
-        return Response(JobSerializer(get_object_or_404(_job_scope(request), pk=pk)).data)
+        return Response(JobSerializer(jobs.visible_job(request.user, pk)).data)
 
 
 class JobCancel(Base):
     roles = (Role.PRODUCER, Role.VERIFIER)
 
     def post(self, request, pk):
-        job = get_object_or_404(_job_scope(request), pk=pk)
-        services.cancel(job)
+        job = jobs.visible_job(request.user, pk)
+        jobs.cancel(job)
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -333,7 +321,7 @@ class Cases(Base):
 
     def post(self, request):
         d = _valid(CaseIn, request)
-        case = self.run(lambda: open_case(request.user, d["clip"], d["title"], d["notes"]))
+        case = self.run(lambda: verify.open_case(request.user, d["clip"], d["title"], d["notes"]))
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
 
@@ -343,9 +331,7 @@ class CaseDetail(Base):
 
     def get(self, request, pk):
         case = self.org_get(Case, pk=pk)
-        report = media_path(case.folder()) / "report.json"
-        return Response({**CaseSerializer(case).data,
-                         "report": json.loads(report.read_text()) if report.is_file() else None})
+        return Response({**CaseSerializer(case).data, "report": verify.case_report(case)})
 
 
 # ---- auditors ----------------------------------------------------------------------------------------------
@@ -385,7 +371,12 @@ class CustodyAssetBundle(Base):
         """The asset's offline bundle (entries, inclusion proofs, checkpoint, keys) as a JSON file."""
         if len(sha256) != 64 or custody.asset_name(request.organisation, sha256.lower()) is None:
             raise NotFound("no asset of your organisation has this hash")
-        return bundle_response(sha256.lower(), request.organisation, f"custody-{sha256[:12]}.json")
+        try:
+            bundle = custody.bundle(sha256.lower(), request.organisation)
+        except CustodyError as exc:  # nothing logged for it (yet), or nothing of this organisation
+            raise NotFound(str(exc)) from None
+        return HttpResponse(bundle.body, content_type="application/json",
+                            headers={"Content-Disposition": f'attachment; filename="{bundle.filename}"'})
 
 
 class CustodyTiles(Base):

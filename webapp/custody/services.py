@@ -1,20 +1,19 @@
 """What one organisation may see of the installation's shared custody log; the custody pages and API ask here.
 
-The log is one per installation (one Merkle tree, one key signing its checkpoints) and its events carry no
-organisation field, but every event the web app appends names its actor `user@organisation-slug` (`actor_of`):
-an event belongs to the organisation whose slug follows the actor's last "@" (slugs cannot hold "@", user names
-can, so only the last one counts). A user sees only their organisation's events. Another organisation's events
-are not counted, hinted at or summarised: a "this installation has seen this file" flag would let any verifier
-test whether some other newsroom or studio holds a given clip. Of the shared log itself an organisation sees the
-latest signed checkpoint (its size, root and time, which every inclusion proof and offline bundle verifies
-against), the log's Merkle tiles (hashes only: they say no more than the checkpoint's size does) and whether the
-whole log verifies; the history of checkpoints, the entry bundles and the full-log bundle are for staff.
+The log is one per installation (one Merkle tree, one key signing its checkpoints); which organisation an event
+belongs to is decided in `webapp.custody_log` (`visible_to`). A user sees only their organisation's events.
+Another organisation's events are not counted, hinted at or summarised: a "this installation has seen this file"
+flag would let any verifier test whether some other newsroom or studio holds a given clip. Of the shared log
+itself an organisation sees the latest signed checkpoint (its size, root and time, which every inclusion proof and
+offline bundle verifies against), the log's Merkle tiles (hashes only: they say no more than the checkpoint's size
+does) and whether the whole log verifies; the history of checkpoints, the entry bundles and the full-log bundle
+are for staff.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +24,16 @@ from provenance.custody.checkpoint import checkpoint_note
 from provenance.custody.log import CustodyLog, checkpoint_to_json
 from provenance.custody.tiles import ENTRIES, parse_tile_path, read_tile
 from webapp.accounts.models import Organisation
-from webapp.custody.logs import custody_log, installation, latest_checkpoint
+from webapp.custody_log import custody_log, installation, visible_to
 from webapp.projects.models import Output, Project, Upload
 from webapp.verify.models import Case
 
 RECENT_CHECKPOINTS = 20
-History = Callable[[str], list[dict[str, Any]]]
 
 
-def owner_slug(event: Mapping[str, Any]) -> str | None:
-    """The organisation slug an event's actor names, or None for an actor outside the web app (the CLI's)."""
-    user, at, slug = str(event.get("actor", "")).rpartition("@")
-    return slug if at and user and slug else None
-
-
-def visible_to(organisation: Organisation, event: Mapping[str, Any]) -> bool:
-    return owner_slug(event) == organisation.slug
-
-
-def organisation_history(organisation: Organisation) -> History:
-    """The custody events of a SHA-256 that `organisation` may see: what its detector reports show."""
-
-    def history(sha256: str) -> list[dict[str, Any]]:
-        with custody_log() as log:
-            return [event for event in log.history(sha256) if visible_to(organisation, event)]
-
-    return history
+def latest_checkpoint(log: CustodyLog) -> dict | None:
+    """The newest signed checkpoint as JSON, or None while the log is still empty."""
+    return checkpoint_to_json(log.latest_checkpoint()) if log.store.size() else None
 
 
 def asset_name(organisation: Organisation, sha256: str) -> str | None:
@@ -85,15 +68,22 @@ def asset_history(log: CustodyLog, sha256: str, organisation: Organisation) -> t
     return checkpoint, [{**events[seq], "proof": proofs[seq]} for seq in seqs]
 
 
-def bundle(sha256: str | None, organisation: Organisation | None) -> bytes:
+@dataclass(frozen=True)
+class Bundle:
+    filename: str  # the name a download saves it under
+    body: bytes
+
+
+def bundle(sha256: str | None, organisation: Organisation | None) -> Bundle:
     """An offline bundle: the asset's events of `organisation`, or (sha256 and organisation None) the whole log.
 
     Raises CustodyError when nothing the organisation may see mentions the asset."""
     anchors = installation().key_store().trust_anchors_pem()
     keep = (lambda event: visible_to(organisation, event)) if organisation is not None else None
     with tempfile.TemporaryDirectory() as scratch, custody_log() as log:
-        return export_bundle(log, Path(scratch) / "bundle.json", sha256=sha256, trust_anchors_pem=anchors,
+        body = export_bundle(log, Path(scratch) / "bundle.json", sha256=sha256, trust_anchors_pem=anchors,
                              keep=keep).read_bytes()
+    return Bundle(f"custody-{sha256[:12]}.json" if sha256 else "custody-full.json", body)
 
 
 def overview(log: CustodyLog, *, staff: bool) -> dict[str, Any]:

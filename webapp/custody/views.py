@@ -18,7 +18,7 @@ from provenance.errors import CustodyError
 from webapp.accounts.access import org_object, role_required
 from webapp.accounts.models import Organisation, Role
 from webapp.custody import services
-from webapp.custody.logs import custody_log
+from webapp.custody_log import custody_log
 from webapp.projects.models import Output, Project, Upload
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -74,20 +74,20 @@ def asset(request, sha256):
                                                   "checkpoint": checkpoint})
 
 
-def bundle_response(sha256: str | None, organisation: Organisation | None, filename: str) -> HttpResponse:
+def _bundle_download(sha256: str | None, organisation: Organisation | None) -> HttpResponse:
     try:
-        body = services.bundle(sha256, organisation)
+        bundle = services.bundle(sha256, organisation)
     except CustodyError as exc:  # nothing logged for it (yet), or nothing of this organisation
         raise Http404(str(exc)) from None
-    response = HttpResponse(body, content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response = HttpResponse(bundle.body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{bundle.filename}"'
     return response
 
 
 @role_required(*READERS)
 def asset_bundle(request, sha256):
     _asset(request, sha256)
-    return bundle_response(sha256, request.organisation, f"custody-{sha256[:12]}.json")
+    return _bundle_download(sha256, request.organisation)
 
 
 @role_required(Role.AUDITOR)
@@ -95,4 +95,4 @@ def full_bundle(request):
     """The whole installation's log: it holds every organisation's events, so only staff may take it."""
     if not request.user.is_staff:
         raise PermissionDenied("the full log spans every organisation: ask the installation's staff")
-    return bundle_response(None, None, "custody-full.json")
+    return _bundle_download(None, None)

@@ -1,4 +1,4 @@
-"""What a job does: call the same core function the CLI calls, with a progress callback that writes the Job row.
+"""How a job runs: its kind's function (webapp.jobs.kinds) with a progress callback that writes the Job row.
 
 `run(job_id)` runs inside the job's own process (`faceproof runjob ID`, started by the queue task) so that a
 crash, an out-of-memory kill or a stuck decoder takes down only that job, and a stop request reaches the
@@ -14,18 +14,13 @@ import signal
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from provenance.custody.log import sha256_file
-from provenance.work import sweep
-from webapp.custody.logs import append, installation
 from webapp.errors import USER_ERRORS
+from webapp.jobs.kinds import kind_of
 from webapp.jobs.models import Job
-from webapp.projects.models import Identity, Output, Upload, media_path
 
 log = logging.getLogger("faceproof.web")
 
@@ -114,7 +109,7 @@ def run(job_id: int) -> None:
         job.save()
     reporter = Reporter(job)
     try:
-        ending = KINDS[job.kind](job, reporter)
+        ending = kind_of(job).work(job, reporter)
     except JobCancelled:
         _finish(job, Job.State.CANCELLED, line="cancelled; partial files were removed")
     except USER_ERRORS as exc:
@@ -125,119 +120,3 @@ def run(job_id: int) -> None:
                 "find the traceback in the server log", line="crashed")
     else:
         _finish(job, ending or Job.State.SUCCEEDED, line="finished" if not ending else f"ended: {ending}")
-
-
-# ---- the kinds -----------------------------------------------------------------------------------------------
-def _extract(job: Job, report: Reporter) -> None:
-    from swapcore.extract import extract
-
-    identity = Identity.objects.select_related("project__organisation").get(pk=job.params["identity"])
-    upload = Upload.objects.get(pk=job.params["upload"], project=identity.project)
-    out = media_path(identity.faces_folder())
-    result = extract(upload.file(), out, every=int(job.params.get("every", 6)), size=int(job.params.get("size", 256)),
-                     overwrite=True, progress=report)
-    job.result = {"faces": result.faces, "frames": result.frames, "tracks": result.tracks,
-                  "seconds": round(result.seconds, 1), "identity": identity.pk}
-    append("extract", job.params["actor"], inputs=[(upload.sha256, upload.original_name)],
-           parameters={"faces": result.faces, "frames": result.frames, "every": job.params.get("every", 6)},
-           identities=[identity.custody_name], reason=f"faces of {identity.name} for project {identity.project_id}")
-
-
-def _train(job: Job, report: Reporter) -> str | None:
-    from swapcore.train import train
-
-    identities = list(Identity.objects.select_related("project__organisation").filter(pk__in=job.params["identities"])
-                      .order_by("pk"))
-    names = [identity.custody_name for identity in identities]  # also the face folders' names, which train() checks
-    model_dir = media_path(job.params["model"])
-
-    def progress(p) -> None:
-        losses = " ".join(f"{k}={v:.4f}" for k, v in p.losses.items())
-        report(p.iteration, p.iterations, f"iteration {p.iteration}: {losses} {p.eg_per_s:.1f} EG/s")
-
-    with installation().sealer() as sealer:
-        summary = train([media_path(i.faces_folder()) for i in identities], model_dir,
-                        arch=job.params.get("arch", "lite"), batch=int(job.params.get("batch", 8)),
-                        iterations=int(job.params["iterations"]), save_every=int(job.params.get("save_every", 50)),
-                        progress=progress, actor=job.params["actor"], sealer=sealer,
-                        size=int(job.params["size"]) if job.params.get("size") else None)
-    job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
-                  "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
-    from swapcore.training.bundle import CHECKPOINT
-
-    append("train", job.params["actor"], outputs=[(sha256_file(model_dir / CHECKPOINT), f"{model_dir.name}/{CHECKPOINT}")],
-           parameters={"iteration": summary.iteration, "stop_reason": summary.stop_reason}, identities=names,
-           reason=f"training for project {job.project_id}")
-    return Job.State.STOPPED if summary.stop_reason == "interrupted" else None
-
-
-def _convert(job: Job, report: Reporter) -> None:
-    from swapcore.convert import BlendSettings, SwapSettings, convert, parse_frames
-
-    target = Upload.objects.get(pk=job.params["target"], project=job.project)
-    o = job.params
-    settings = SwapSettings(direction=o.get("direction", "a2b"), color=o.get("color", "reinhard"), mask=o.get("mask", "auto"),
-                            smooth=float(o.get("smooth", 0.5)),
-                            blend=BlendSettings(erode=float(o.get("erode", 0.0)), blur=float(o.get("blur", 4.0))))
-    relative = f"{job.project.folder()}/outputs/job_{job.pk}{o.get('format', '.mp4')}"
-    media_path(relative).parent.mkdir(parents=True, exist_ok=True)
-    with installation().sealer() as sealer:
-        result = convert(target.file(), media_path(o["model"]), media_path(relative), settings=settings,
-                         frames=parse_frames(o.get("frames") or None), actor=o["actor"], sealer=sealer,
-                         progress=report)
-    sealed = result.sealed[0]
-    Output.objects.create(project=job.project, job=job, path=relative, sha256=sealed.sha256,
-                          watermark_id=sealed.watermark_id, manifest_label=sealed.manifest_label)
-    job.result = {"frames": result.frames, "frames_swapped": result.frames_swapped, "seconds": round(result.seconds, 1),
-                  "watermark_id": sealed.watermark_id, "sha256": sealed.sha256, "archived": archive(relative)}
-
-
-def archive(relative: str) -> str | None:
-    """Copy a sealed output to the archive storage (S3 through django-storages) when one is configured."""
-    if "archive" not in settings.STORAGES:
-        return None
-    from django.core.files import File
-    from django.core.files.storage import storages
-
-    with open(media_path(relative), "rb") as handle:
-        return storages["archive"].save(relative, File(handle))
-
-
-def _detect(job: Job, report: Reporter) -> None:
-    from detector import analyse
-    from webapp.custody.services import organisation_history
-    from webapp.verify.models import Case
-
-    case = Case.objects.select_related("organisation").get(job=job)
-    report_dir = media_path(case.folder())
-    sweep(report_dir, None)  # reports a killed job left half-written there
-    # The report is the case's organisation's: it shows only that organisation's custody events (the log is shared).
-    analysis = analyse(media_path(case.clip_path), progress=report, max_frames=job.params.get("max_frames"),
-                       name=case.original_name, installation=installation(),
-                       history=organisation_history(case.organisation))
-    reports = (analysis.write_json(report_dir / "report.json"), analysis.write_html(report_dir / "report.html"))
-    data = analysis.to_json()
-    case.verdict, case.c2pa_state = data["headline"]["label"], data["provenance"]["c2pa"]["state"]
-    case.watermark_id = data["provenance"]["watermark"].get("watermark_id")
-    case.save(update_fields=["verdict", "c2pa_state", "watermark_id"])
-    job.result = {"verdict": case.verdict, "c2pa": case.c2pa_state, "probability": data["analysis"]["probability"]}
-    append("verify", job.params["actor"], inputs=[(case.sha256, case.original_name)],
-           outputs=[(sha256_file(path), path.name) for path in reports],  # reports carry no C2PA: logged by hash
-           parameters={"verdict": case.verdict, "c2pa": case.c2pa_state}, reason=f"detector report for case {case.pk}")
-
-
-KINDS = {Job.Kind.EXTRACT: _extract, Job.Kind.TRAIN: _train, Job.Kind.CONVERT: _convert, Job.Kind.DETECT: _detect}
-
-
-def model_ready(model: str) -> bool:
-    from swapcore.training.bundle import CHECKPOINT
-
-    return (media_path(model) / CHECKPOINT).is_file()
-
-
-def previews(model: str) -> tuple[Path, Path]:
-    """The trainer's latest preview grid and loss curve for a model folder (relative to MEDIA_ROOT)."""
-    from swapcore.training import report as train_report
-
-    folder = media_path(model)
-    return folder / train_report.PREVIEWS / "latest.png", folder / train_report.LOSS_CURVE

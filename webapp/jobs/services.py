@@ -1,52 +1,55 @@
-"""How a finished job reads on its page: what it produced, and the next step from there."""
+"""Jobs for the pages and the REST API of every app: start one, stop one, which ones a member sees, how one ended."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 
-from django.urls import reverse
-
+from webapp.accounts.models import Role
+from webapp.custody_log import actor_of
+from webapp.jobs.kinds import Outcome, kind_of
 from webapp.jobs.models import Job
-from webapp.projects.models import Output
-
-STOP_REASONS = {"interrupted": "stopped on request; Resume continues from the checkpoint",
-                "plateau": "stopped: the held-out loss stopped improving", "time_limit": "stopped at its time limit"}
+from webapp.jobs.tasks import enqueue
 
 
-@dataclass(frozen=True)
-class Outcome:
-    summary: str
-    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url): where to go next
-    output: Output | None = None  # a conversion's sealed file, offered for download
+def start_job(user, project: models.Model | None, kind: str, params: dict) -> Job:
+    """Queue a job of `kind` once the current transaction commits; its custody events name the user.
+
+    `project` is a projects.Project (None for a detector job), typed loosely because jobs sits below projects."""
+    job = Job.objects.create(organisation=user.membership.organisation, project=project, kind=kind,
+                             params={**params, "actor": actor_of(user)}, created_by=user)
+    transaction.on_commit(lambda: enqueue(job))
+    return job
 
 
-def _training(job: Job) -> Outcome:
-    r = job.result
-    how = STOP_REASONS.get(r.get("stop_reason", ""), "finished its iterations")
-    losses_held_out = r.get("holdout_loss") or {}  # per identity
-    held_out = "; held-out loss " + ", ".join(f"{name} {value:.4f}" for name, value in losses_held_out.items()) \
-        if losses_held_out else ""
-    losses = f"; last losses {job.detail.split(': ', 1)[-1]}" if job.detail else ""
-    return Outcome(f"Iteration {r.get('iteration')}: {how}{held_out}{losses}.",
-                   [("Convert with this model", reverse("project", args=[job.project_id]) + "#convert")])
+def cancel(job: Job) -> None:
+    if not job.is_final:
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        if job.state == Job.State.QUEUED:  # never picked up: nothing to stop
+            Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(state=Job.State.CANCELLED)
+
+
+def visible_jobs(user) -> QuerySet[Job]:
+    """Producers see their organisation's project jobs, verifiers its detector jobs, its admins all of them."""
+    membership = user.membership
+    jobs = Job.objects.filter(organisation=membership.organisation)
+    if membership.role == Role.VERIFIER:
+        return jobs.filter(kind=Job.Kind.DETECT)
+    if membership.role == Role.PRODUCER:
+        return jobs.exclude(kind=Job.Kind.DETECT)
+    return jobs
+
+
+def visible_job(user, pk: int) -> Job:
+    """One of the user's `visible_jobs`; any other is 404, like every object outside their organisation."""
+    return get_object_or_404(visible_jobs(user), pk=pk)
 
 
 def outcome(job: Job) -> Outcome | None:
     """The result and next step of a job that produced something; None while it runs, when it failed, and for a
-    detector job (its page links to the case's report already)."""
+    kind that describes no result (a detector job: its page links to the case's report already)."""
     if job.state not in (Job.State.SUCCEEDED, Job.State.STOPPED):
         return None
-    r = job.result
-    if job.kind == Job.Kind.EXTRACT:
-        return Outcome(f"{r.get('faces', 0)} faces from {r.get('frames', 0)} frames ({r.get('tracks', 0)} track(s)).",
-                       [("Review the faces", reverse("identity", args=[r["identity"]]))] if r.get("identity") else [])
-    if job.kind == Job.Kind.TRAIN:
-        return _training(job)
-    if job.kind == Job.Kind.CONVERT:
-        output = Output.objects.filter(job=job).first()
-        if output is None:
-            return None
-        return Outcome(f"{r.get('frames_swapped')} of {r.get('frames')} frames swapped into {output.filename}: "
-                       f"watermarked (ID {output.watermark_id}), C2PA-signed and logged.",
-                       [("Custody history and proof", reverse("custody_asset", args=[output.sha256]))], output=output)
-    return None
+    describe = kind_of(job).describe
+    return describe(job) if describe else None

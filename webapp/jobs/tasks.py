@@ -25,7 +25,8 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
 from provenance.work import owner_of, process, sweep_tree
-from webapp.custody.logs import custody_log
+from webapp.custody_log import custody_log
+from webapp.jobs import runner
 from webapp.jobs.models import Job
 
 STOP_GRACE = 120.0  # seconds a job may take to stop cleanly (a trainer saving its checkpoint) before it is killed
@@ -57,8 +58,6 @@ def enqueue(job: Job) -> None:
 @db_task(name="execute")
 def execute(job_id: int) -> None:
     if getattr(settings, "FACEPROOF_JOBS_INLINE", False):  # tests: no second process, same database connection
-        from webapp.jobs import runner
-
         runner.run(job_id)
         return
     job = Job.objects.get(pk=job_id)

@@ -14,11 +14,12 @@ from provenance.consent import record_consent
 from provenance.errors import ConsentError
 from swapcore import alignments as alignments_file
 from swapcore.faces.select import move_to_rejected
-from webapp.custody.logs import actor_of, append, custody_log
+from webapp.custody_log import actor_of, append, custody_log
 from webapp.jobs.models import Job
-from webapp.jobs.tasks import enqueue
+from webapp.jobs.services import start_job
 from webapp.projects import uploads
 from webapp.projects.models import Identity, Output, Project, Upload, media_path
+from webapp.projects.work import model_ready
 
 MODEL_FOLDER = "model"
 
@@ -66,13 +67,6 @@ def record_identity_consent(user, identity: Identity, *, person: str, granted_on
     return identity
 
 
-def start_job(user, project: Project | None, kind: str, params: dict) -> Job:
-    job = Job.objects.create(organisation=user.membership.organisation, project=project, kind=kind,
-                             params={**params, "actor": actor_of(user)}, created_by=user)
-    transaction.on_commit(lambda: enqueue(job))
-    return job
-
-
 def start_extract(user, identity: Identity, upload: Upload, every: int, size: int) -> Job:
     if upload.identity_id != identity.pk or upload.purpose != Upload.Purpose.SOURCE:
         raise ValidationError("choose source footage uploaded for this identity")
@@ -103,8 +97,6 @@ def training_blockers(project: Project) -> list[str]:
 
 def conversion_blockers(project: Project) -> list[str]:
     """Why conversion cannot start now (empty: it can)."""
-    from webapp.jobs.runner import model_ready
-
     blockers = [] if model_ready(model_path(project)) else ["train a model first"]
     if not project.uploads.filter(media_type="video").exists():  # the choices ConvertForm offers
         blockers.append("upload a target video first (leave its identity empty)")
@@ -123,8 +115,6 @@ def start_train(user, project: Project, **options) -> Job:
 
 
 def start_convert(user, project: Project, target: Upload, **options) -> Job:
-    from webapp.jobs.runner import model_ready
-
     if target.project_id != project.pk or target.media_type != "video":
         raise ValidationError("choose a target video of this project")
     if not model_ready(model_path(project)):
@@ -132,11 +122,13 @@ def start_convert(user, project: Project, target: Upload, **options) -> Job:
     return start_job(user, project, Job.Kind.CONVERT, {"target": target.pk, "model": model_path(project), **options})
 
 
-def cancel(job: Job) -> None:
-    if not job.is_final:
-        Job.objects.filter(pk=job.pk).update(cancel_requested=True)
-        if job.state == Job.State.QUEUED:  # never picked up: nothing to stop
-            Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(state=Job.State.CANCELLED)
+def resume_train(user, job: Job) -> Job:
+    """A new training job on a stopped or failed one's model folder, with its settings: it resumes from the
+    model's checkpoint."""
+    if job.kind != Job.Kind.TRAIN or not job.is_final:
+        raise ValidationError("only a finished training job can be resumed")
+    options = {k: job.params[k] for k in ("arch", "iterations", "batch", "size", "save_every") if k in job.params}
+    return start_train(user, job.project, **options)
 
 
 # ---- the faces grid ------------------------------------------------------------------------------------------

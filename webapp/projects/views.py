@@ -11,11 +11,12 @@ from django.views.decorators.http import require_POST
 
 from webapp.accounts.access import org_object, role_required
 from webapp.accounts.models import Role, has_role
+from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
-from webapp.jobs.runner import model_ready, previews
 from webapp.projects import services, uploads
 from webapp.projects.forms import ConsentForm, ConvertForm, ExtractForm, ProjectForm, TrainForm, UploadForm
 from webapp.projects.models import Identity, Output, Project, Upload
+from webapp.projects.work import model_ready, previews
 
 PRODUCER = (Role.PRODUCER,)
 
@@ -176,6 +177,18 @@ def convert(request, pk):
         _errors(request, exc)
         return redirect("project", pk)
     return redirect("job", job.pk)
+
+
+@role_required(*PRODUCER)
+@require_POST
+def job_resume(request, pk):
+    """Resume a stopped or failed training job from its checkpoint (a new job on the same model folder)."""
+    try:
+        resumed = services.resume_train(request.user, jobs.visible_job(request.user, pk))
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect("job", pk)
+    return redirect("job", resumed.pk)
 
 
 @role_required(*PRODUCER)

@@ -5,17 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 
 from webapp.accounts.access import org_object, role_required
 from webapp.accounts.models import Role
-from webapp.custody.logs import actor_of, append
-from webapp.jobs.models import Job
 from webapp.projects import uploads
 from webapp.projects.models import media_path
-from webapp.projects.services import start_job
+from webapp.verify import services
 from webapp.verify.models import Case
 
 
@@ -25,33 +22,13 @@ class CaseForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
-def open_case(user, clip, title: str = "", notes: str = "") -> Case:
-    uploads.check_rate(user, Case)
-    organisation = user.membership.organisation
-    stored = uploads.store(clip, f"org_{organisation.pk}/cases/incoming", ("video",))
-    with transaction.atomic():
-        case = Case.objects.create(organisation=organisation, title=title or stored.original_name, notes=notes,
-                                   clip_path=stored.path, original_name=stored.original_name, sha256=stored.sha256,
-                                   size=stored.size, created_by=user)
-        folder = media_path(case.folder())
-        folder.mkdir(parents=True, exist_ok=True)
-        clip_path = f"{case.folder()}/clip{media_path(stored.path).suffix}"
-        media_path(stored.path).rename(media_path(clip_path))
-        case.clip_path = clip_path
-        case.job = start_job(user, None, Job.Kind.DETECT, {"case": case.pk})
-        case.save()
-    append("ingest", actor_of(user), inputs=[(stored.sha256, stored.original_name)],
-           parameters={"case": case.pk}, reason="clip submitted for verification")
-    return case
-
-
 @role_required(Role.VERIFIER)
 def case_list(request):
     form = CaseForm(request.POST or None, request.FILES or None)
     refusal: ValidationError | None = None
     if request.method == "POST" and form.is_valid():
         try:
-            case = open_case(request.user, **form.cleaned_data)
+            case = services.open_case(request.user, **form.cleaned_data)
             return redirect("case", case.pk)
         except ValidationError as exc:
             for message in exc.messages:
@@ -70,13 +47,7 @@ def case_detail(request, pk):
         case.save(update_fields=["notes"])
         messages.success(request, "notes saved")
         return redirect("case", pk)
-    report = media_path(case.folder()) / "report.json"
-    data = None
-    if report.is_file():
-        import json
-
-        data = json.loads(report.read_text())
-    return render(request, "verify/detail.html", {"case": case, "job": case.job, "report": data})
+    return render(request, "verify/detail.html", {"case": case, "job": case.job, "report": services.case_report(case)})
 
 
 @role_required(Role.VERIFIER)

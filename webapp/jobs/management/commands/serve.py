@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from huey.consumer_options import ConsumerConfig
 from huey.contrib.djhuey import HUEY
 
-from webapp.custody.logs import ensure_keys
+from webapp.custody_log import ensure_keys
 from webapp.errors import MULTIPART_SLACK
 from webapp.jobs.tasks import sweep_media
 
