@@ -1,10 +1,19 @@
-"""The API's serializers: the JSON shapes of the resources and of each action's request body."""
+"""The API's serializers: the JSON shapes of the resources and of each action's request body.
+
+The request bodies of extraction, training and conversion take their option fields from the core's settings
+dataclasses (`webapp.options`), so their names, defaults and choices are those of the command line and the forms.
+"""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
+from swapcore.convert import SwapSettings
+from swapcore.extract import ExtractSettings
+from swapcore.train import TrainConfig
 from webapp.jobs.models import Job
+from webapp.options import options_serializer
+from webapp.projects.forms import FRAMES_PATTERN
 from webapp.projects.models import Identity, Output, Project, Upload
 from webapp.verify.models import Case
 
@@ -62,33 +71,21 @@ class ConsentIn(serializers.Serializer):
     document = serializers.FileField()
 
 
-class ExtractIn(serializers.Serializer):
+class ExtractIn(options_serializer(ExtractSettings)):
     upload = serializers.IntegerField()
-    every = serializers.IntegerField(min_value=1, max_value=100, default=6)
-    size = serializers.IntegerField(min_value=64, max_value=512, default=256)
 
 
 class FacesIn(serializers.Serializer):
     faces = serializers.ListField(child=serializers.CharField(max_length=200))
 
 
-class TrainIn(serializers.Serializer):
-    arch = serializers.CharField(default="original")
-    iterations = serializers.IntegerField(min_value=1)
-    batch = serializers.IntegerField(min_value=1, max_value=256, default=16)
-    size = serializers.IntegerField(min_value=32, max_value=512, required=False)
-    save_every = serializers.IntegerField(min_value=1, default=250)
+class TrainIn(options_serializer(TrainConfig)):
+    """The training options the web offers, from `TrainConfig`."""
 
 
-class ConvertIn(serializers.Serializer):
+class ConvertIn(options_serializer(SwapSettings)):
     target = serializers.IntegerField()
-    direction = serializers.ChoiceField(choices=["a2b", "b2a"], default="a2b")
-    color = serializers.CharField(default="reinhard")
-    mask = serializers.CharField(default="auto")
-    erode = serializers.FloatField(default=0.0, min_value=-20, max_value=20)
-    blur = serializers.FloatField(default=4.0, min_value=0, max_value=30)
-    smooth = serializers.FloatField(default=0.5, min_value=0, max_value=1)
-    frames = serializers.RegexField(r"^\d*:\d*$", required=False, allow_blank=True)
+    frames = serializers.RegexField(FRAMES_PATTERN, required=False, allow_blank=True)
     format = serializers.ChoiceField(choices=[".mp4", ".gif"], default=".mp4")
 
 

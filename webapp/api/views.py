@@ -139,9 +139,9 @@ class Extract(Base):
 
     def post(self, request, pk):
         identity = self.org_get(Identity, pk=pk)
-        d = _valid(ExtractIn, request)
-        upload = get_object_or_404(Upload, pk=d["upload"], project=identity.project)
-        job = self.run(lambda: services.start_extract(request.user, identity, upload, d["every"], d["size"]))
+        d = dict(_valid(ExtractIn, request))
+        upload = get_object_or_404(Upload, pk=d.pop("upload"), project=identity.project)
+        job = self.run(lambda: services.start_extract(request.user, identity, upload, **d))
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
