@@ -104,9 +104,6 @@ def _extended(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | 
     return fill_hulls(component_parts(raised_brows(dense)), size)
 
 
-KINDS = tuple(_REGISTRY)  # the names --mask offers (besides auto), in registration order
-
-
 def face_mask(kind: str, landmarks: np.ndarray, learned: np.ndarray | None, size: int,
               dense: np.ndarray | None = None) -> np.ndarray:
     """The crop-space mask of one face from its 5 crop landmarks, and its 68 when known.
