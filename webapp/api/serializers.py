@@ -13,7 +13,7 @@ from swapcore.extract import ExtractSettings
 from swapcore.train import TrainConfig
 from webapp.jobs.models import Job
 from webapp.options import options_serializer
-from webapp.projects.forms import FRAMES_PATTERN
+from webapp.projects.forms import DEFAULT_OUTPUT_FORMAT, FRAMES_PATTERN, OUTPUT_FORMATS
 from webapp.projects.models import Identity, Output, Project, Upload
 from webapp.verify.models import Case
 
@@ -86,7 +86,7 @@ class TrainIn(options_serializer(TrainConfig)):
 class ConvertIn(options_serializer(SwapSettings)):
     target = serializers.IntegerField()
     frames = serializers.RegexField(FRAMES_PATTERN, required=False, allow_blank=True)
-    format = serializers.ChoiceField(choices=[".mp4", ".gif"], default=".mp4")
+    format = serializers.ChoiceField(choices=list(OUTPUT_FORMATS), default=DEFAULT_OUTPUT_FORMAT)
 
 
 class CaseSerializer(serializers.ModelSerializer):

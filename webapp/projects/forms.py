@@ -13,6 +13,8 @@ from webapp.options import options_form
 from webapp.projects.models import Identity, Upload
 
 FRAMES_PATTERN = r"^\d*:\d*$"  # A:B, either side optional (swapcore.convert.parse_frames)
+OUTPUT_FORMATS = {".mp4": "MP4 video", ".gif": "Animated GIF"}  # what a conversion job may write
+DEFAULT_OUTPUT_FORMAT = ".mp4"
 
 
 class ProjectForm(forms.Form):
@@ -63,7 +65,7 @@ class TrainForm(options_form(TrainConfig)):
 class ConvertForm(options_form(SwapSettings)):
     target = forms.ModelChoiceField(queryset=Upload.objects.none(), label="Target video")
     frames = forms.RegexField(regex=FRAMES_PATTERN, required=False, help_text="A:B to convert only frames A to B")
-    format = forms.ChoiceField(choices=[(".mp4", "MP4 video"), (".gif", "Animated GIF")])
+    format = forms.ChoiceField(choices=OUTPUT_FORMATS, initial=DEFAULT_OUTPUT_FORMAT)
     field_order = ["target"]
 
     def __init__(self, *args, project, **kwargs):
