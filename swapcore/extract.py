@@ -14,8 +14,9 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -30,6 +31,7 @@ from swapcore.faces.detectors import Detection, create
 from swapcore.faces.select import move_to_rejected
 from swapcore.faces.sheet import contact_sheet
 from swapcore.faces.track import CutDetector, Tracker
+from swapcore.options import option
 
 Progress = Callable[[int, int], None]
 FACES_DIR = "faces"
@@ -270,44 +272,56 @@ def _publish(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class ExtractSettings:
+    every: int = option(1, minimum=1, maximum=100, web_default=6, label="Use every Nth frame",
+                        help="use every Nth frame (6 is a good start)")
+    size: int = option(256, minimum=64, maximum=512, label="Face crop size (px)", help="aligned crop size in pixels")
+    centering: str = option("face", choices=lambda: tuple(align.CENTERINGS), web=False,
+                            help="what the crop is centred on: the face, or the whole head")
+    landmarker: str = option(LANDMARKER, choices=landmarks.available, flag="landmarks", web=False,
+                             help=f"face landmarks stored beside the detector's 5 ({LANDMARKER}: dlib's 68 points, whose "
+                                  "training data is licensed for non-commercial use only; mtcnn5 keeps the 5 points "
+                                  "alone, and 68-point masks then fall back to the hull)")
+    min_confidence: float = option(0.9, web=False, help="detector score to accept a face")
+    min_face: int = option(40, web=False, help="smallest face to look for, in pixels")
+    batch: int = option(1, web=False, help="frames per detector batch (larger helps on GPU)")
+    device: str | None = option(None, web=False, help="torch device, e.g. cpu or cuda (default: cuda when present)")
+    detector: str = "mtcnn"
+    reference_threshold: float = identity.SAME_PERSON_DISTANCE  # identity distance that still counts as the reference
+
+
 def extract(
     source: str | os.PathLike,
     out_dir: str | os.PathLike,
+    settings: ExtractSettings = ExtractSettings(),
     *,
-    every: int = 1,
-    size: int = 256,
-    centering: str = "face",
     reference: str | os.PathLike | None = None,
-    reference_threshold: float = identity.SAME_PERSON_DISTANCE,
-    detector: str = "mtcnn",
-    landmarker: str = LANDMARKER,
-    batch: int = 1,
-    device: str | None = None,
-    min_confidence: float = 0.9,
-    min_face: int = 40,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Any,
 ) -> ExtractResult:
     """Find, align and save every face of `source` (a video, an image, or a folder of images) into `out_dir`.
 
-    `landmarker` names a `swapcore.faces.landmarks` plugin: `dlib68` stores 68 points beside the detector's 5
-    (alignment still uses the 5), `mtcnn5` only the 5.
+    Keyword `options` replace fields of `settings`. Its `landmarker` names a `swapcore.faces.landmarks` plugin:
+    `dlib68` stores 68 points beside the detector's 5 (alignment still uses the 5), `mtcnn5` only the 5.
     """
-    if not 64 <= size <= 512:
-        raise SwapcoreError(f"--size must be between 64 and 512 pixels, got {size}")
-    if every < 1:
+    settings = replace(settings, **options)
+    if not 64 <= settings.size <= 512:
+        raise SwapcoreError(f"--size must be between 64 and 512 pixels, got {settings.size}")
+    if settings.every < 1:
         raise SwapcoreError("--every must be at least 1")
-    align.template(size, centering)  # validates the centering name before any work
+    align.template(settings.size, settings.centering)  # validates the centering name before any work
     started = time.perf_counter()
     source, out_dir = Path(source), Path(out_dir)
-    opened = open_source(source, every)
-    face_detector = create(detector, device=device, min_confidence=min_confidence, min_face=min_face)
-    face_landmarker = landmarks.create(landmarker)
+    opened = open_source(source, settings.every)
+    face_detector = create(settings.detector, device=settings.device, min_confidence=settings.min_confidence,
+                           min_face=settings.min_face)
+    face_landmarker = landmarks.create(settings.landmarker)
     reference_embedding = _reference_embedding(Path(reference), face_detector) if reference else None
     staging = _prepare_staging(out_dir, overwrite)
     try:
-        result = _run(opened, face_detector, face_landmarker, staging, out_dir, size, centering, every, batch,
-                      reference_embedding, reference_threshold, progress)
+        result = _run(opened, face_detector, face_landmarker, staging, settings, reference_embedding, progress)
         _publish(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -317,14 +331,15 @@ def extract(
                          seconds=time.perf_counter() - started, **result)
 
 
-def _run(opened: _Source, face_detector, face_landmarker: landmarks.Landmarker, staging: Path, out_dir: Path, size: int, centering: str, every: int,
-         batch: int, reference: np.ndarray | None, reference_threshold: float, progress: Progress | None) -> dict:
+def _run(opened: _Source, face_detector, face_landmarker: landmarks.Landmarker, staging: Path, settings: ExtractSettings,
+         reference: np.ndarray | None, progress: Progress | None) -> dict:
+    size, centering, every = settings.size, settings.centering, settings.every
     fps = opened.meta.get("fps", 25.0)
     tracker = Tracker(max_gap=max(3 * every, int(fps)))
     cuts = CutDetector()
     collector = _Collector(staging, size, centering, tracker)
     done = 0
-    for group in _batches(opened, batch):
+    for group in _batches(opened, settings.batch):
         rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, _, f in group]
         detections = face_detector.detect(rgb)
         for (index, name, frame), frame_rgb, found in zip(group, rgb, detections):
@@ -337,12 +352,12 @@ def _run(opened: _Source, face_detector, face_landmarker: landmarks.Landmarker, 
     if not collector.frames:
         raise MediaError(f"{opened.meta['name']}: no frame could be read")
     tracks = _finalise_tracks(collector, reference) if collector.best else {}
-    settings = {"detector": face_detector.name, "landmarker": face_landmarker.name, "size": size, "centering": centering, "every": every,
+    recorded = {"detector": face_detector.name, "landmarker": face_landmarker.name, "size": size, "centering": centering, "every": every,
                 "template": np.round(align.template(size, centering), 3).tolist(), "faceproof": __version__}
-    alignments = Alignments(source=opened.meta, settings=settings, frames=collector.frames, tracks=tracks)
+    alignments = Alignments(source=opened.meta, settings=recorded, frames=collector.frames, tracks=tracks)
     kept_tracks = sorted(int(t) for t in tracks)
     if reference is not None and tracks:
-        kept_tracks = _apply_reference(alignments, staging, reference_threshold)
+        kept_tracks = _apply_reference(alignments, staging, settings.reference_threshold)
     alignments.save(staging / "alignments.json")
     faces = [f for _, f in alignments.faces()]
     if faces:

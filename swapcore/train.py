@@ -32,12 +32,8 @@ __all__ = ["LoadedModel", "Progress", "TrainConfig", "TrainSummary", "load_model
 def train(
     face_dirs: Sequence[str | os.PathLike],
     model_dir: str | os.PathLike,
+    config: TrainConfig | None = None,
     *,
-    arch: str = "original",
-    batch: int = 16,
-    iterations: int = 100_000,
-    save_every: int = 250,
-    time_limit: float | None = None,
     progress: Callable[[Progress], None] | None = None,
     actor: str | None = None,
     sealer: Sealer,
@@ -45,17 +41,17 @@ def train(
 ) -> TrainSummary:
     """Train (or resume training) a swap model on aligned faces, one folder per identity.
 
-    `iterations` is the total to reach (a resumed run continues up to it); `time_limit` is in seconds.
-    Further keyword options are the fields of `TrainConfig` (lr, loss, precision, device, size, ...) and
-    `augment=AugmentConfig(...)` (swapcore.training.augment). Stops on iterations, time limit, plateau or
-    SIGINT/SIGTERM, always saving.
+    Keyword `options` replace fields of `config` (default: `TrainConfig()`; arch, batch, iterations, save_every,
+    time_limit, lr, loss, precision, device, size, ... and `augment=AugmentConfig(...)` from
+    swapcore.training.augment). `iterations` is the total to reach (a resumed run continues up to it);
+    `time_limit` is in seconds. Stops on iterations, time limit, plateau or SIGINT/SIGTERM, always saving.
     Each identity (its folder's name) needs a standing consent in the custody log of `sealer` (the caller's
     installation; the caller closes it); `actor` (default: the user name) is who the sealed previews name as
     their maker.
     """
     if len(face_dirs) < 2:
         raise SwapcoreError("give at least two face folders, one per identity")
-    config = _config(arch, batch, iterations, save_every, time_limit, options)
+    config = _config(config, options)
     names = [Path(folder).name for folder in face_dirs]  # what load_faces names each FaceSet, and model.json records
     _check_unique_names(names)
     require_consent(sealer.log, names)  # before the faces are even read
@@ -69,18 +65,16 @@ def train(
     return Trainer(facesets, Path(model_dir), config, previews).run(progress)
 
 
-def _config(arch: str, batch: int, iterations: int, save_every: int, time_limit: float | None,
-            options: dict[str, Any]) -> TrainConfig:
-    for name, value in (("batch", batch), ("iterations", iterations), ("save_every", save_every)):
-        if value < 1:
-            raise SwapcoreError(f"{name} must be at least 1, got {value}")
+def _config(config: TrainConfig | None, options: dict[str, Any]) -> TrainConfig:
     unknown = set(options) - set(TrainConfig.__dataclass_fields__)
     if unknown:
         raise SwapcoreError(f"unknown training options: {', '.join(sorted(unknown))}")
-    architecture(arch)  # a clear error for a bad name before any data is read
-    config = TrainConfig(arch=arch, batch=batch, iterations=iterations, save_every=save_every,
-                         time_limit=time_limit)
-    return replace(config, **options)
+    config = replace(config or TrainConfig(), **options)
+    for name in ("batch", "iterations", "save_every"):
+        if getattr(config, name) < 1:
+            raise SwapcoreError(f"{name} must be at least 1, got {getattr(config, name)}")
+    architecture(config.arch)  # a clear error for a bad name before any data is read
+    return config
 
 
 def _check_alignment(alignment: str, facesets: list[FaceSet]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from swapcore import media
 from swapcore.convert import color
 from swapcore.convert.blend import BlendSettings, paste
-from swapcore.convert.masks import KINDS, check_kind, face_mask, hull_mask
+from swapcore.convert.masks import check_kind, choices, face_mask, hull_mask
 from swapcore.convert.pipeline import parse_frames
 from swapcore.convert.smoothing import Observation, OneEuro, TrackSmoother, fit, matrix_of, pose_of, smooth
 from swapcore.errors import SwapcoreError
@@ -140,7 +140,7 @@ def test_extended_mask_adds_forehead_above_the_eyes(shapes):
 
 def test_a_face_known_by_5_points_gets_the_hull_for_68_point_masks(shapes):
     five = shapes[0][0]
-    assert {"hull", "components", "extended"} <= set(KINDS)
+    assert {"auto", "hull", "components", "extended"} <= set(choices())
     for kind in ("components", "extended"):
         assert check_kind(kind, has_learned=False) == kind
         assert np.array_equal(face_mask(kind, five, None, SIZE, None), hull_mask(five, SIZE))

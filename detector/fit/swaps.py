@@ -20,6 +20,7 @@ import torch
 
 from provenance.consent import consent_status, record_consent
 from provenance.installation import Installation
+from swapcore.convert import color
 from swapcore.convert.blend import BlendSettings
 from swapcore.convert.pipeline import SwapSettings, swap_frames
 from swapcore.extract import extract
@@ -28,7 +29,6 @@ from swapcore.train import LoadedModel, load_model, train
 
 ARCH = "lite"
 EVERY = 2  # every 2nd frame of each clip is a training face
-COLOURS = ("reinhard", "avg_color", "hist_match", "seamless", "none")  # every colour plugin of swapcore
 
 
 def model_dir(work: Path, a: str, b: str) -> Path:
@@ -66,10 +66,10 @@ def train_pair(work: Path, a: tuple[str, Path], b: tuple[str, Path], minutes: fl
 
 
 def random_settings(rng: np.random.Generator, direction: str) -> SwapSettings:
-    """Conversion options as users vary them: colour method, feathering, erosion, smoothing (a lite model has
-    no learned mask, so the mask is the landmark hull)."""
+    """Conversion options as users vary them: colour method (any registered), feathering, erosion, smoothing (a
+    lite model has no learned mask, so the mask is the landmark hull)."""
     blend = BlendSettings(erode=float(rng.uniform(-2, 4)), blur=float(rng.uniform(2, 8)))
-    return SwapSettings(direction=direction, color=str(rng.choice(COLOURS)), mask="hull", blend=blend,
+    return SwapSettings(direction=direction, color=str(rng.choice(color.available())), mask="hull", blend=blend,
                         smooth=float(rng.uniform(0.2, 0.8)), device="cpu")
 
 

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from swapcore.options import option
+
 
 @dataclass(frozen=True)
 class BlendSettings:
-    erode: float = 0.0  # percent of the face's crop size; negative dilates
-    blur: float = 4.0  # feather (Gaussian) width, percent of the face's crop size
-    sharpen: float = 0.0  # unsharp-mask amount on the pasted face (0 = off, 0.5-1 typical)
+    erode: float = option(0.0, minimum=-20, maximum=20,
+                          help="shrink the mask (negative: grow it), % of the face's crop size")
+    blur: float = option(4.0, minimum=0, maximum=30, help="feather the mask's edge (Gaussian width), % of the face's crop size")
+    sharpen: float = option(0.0, web=False, help="unsharp-mask amount on the pasted face (0 = off, 0.5-1 typical)")
 
 
 def region_of(matrix: np.ndarray, size: int, height: int, width: int, margin: float) -> tuple[int, int, int, int] | None:

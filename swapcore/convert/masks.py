@@ -48,10 +48,15 @@ def check_kind(kind: str, has_learned: bool) -> str:
     if kind == "auto":
         return "learned+hull" if has_learned else "hull"
     if kind not in _REGISTRY:
-        raise SwapcoreError(f"unknown mask {kind!r}; choose one of auto, {', '.join(KINDS)}")
+        raise SwapcoreError(f"unknown mask {kind!r}; choose one of {', '.join(choices())}")
     if _REGISTRY[kind].learned and not has_learned:
         raise SwapcoreError(f"--mask {kind} needs a model with a learned mask (hires); this one has none: use hull")
     return kind
+
+
+def choices() -> tuple[str, ...]:
+    """The names a conversion's mask option takes: auto, then every registered kind."""
+    return ("auto", *_REGISTRY)
 
 
 def needs_dense(kind: str) -> bool:
@@ -97,9 +102,6 @@ def _components(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray 
 def _extended(five: np.ndarray, dense: np.ndarray | None, learned: np.ndarray | None, size: int) -> np.ndarray:
     assert dense is not None
     return fill_hulls(component_parts(raised_brows(dense)), size)
-
-
-KINDS = tuple(_REGISTRY)  # the names --mask offers (besides auto), in registration order
 
 
 def face_mask(kind: str, landmarks: np.ndarray, learned: np.ndarray | None, size: int,

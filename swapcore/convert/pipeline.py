@@ -26,27 +26,30 @@ from swapcore.convert.faces import from_alignments, observe_alignments, observe_
 from swapcore.convert.smoothing import Placement, TrackSmoother, smooth
 from swapcore.errors import SwapcoreError
 from swapcore.faces.align import crop_with
+from swapcore.options import option
 from swapcore.pipelining import read_ahead
 from swapcore.train import LoadedModel
+from swapcore.training.trainer import PRECISIONS
 
 log = logging.getLogger("swapcore.convert")
 Progress = Callable[[int, int], None]
-DIRECTIONS = ("a2b", "b2a")
+DIRECTIONS = {"a2b": "A in the video becomes B", "b2a": "B in the video becomes A"}
 PLACEMENT_DEPTH = 8  # frames decoded and placed ahead of the model (a batch's worth and more)
 MAX_GAP_SECONDS = 0.5  # longest run of frames without a reliable face that is bridged by interpolation
 
 
 @dataclass(frozen=True)
 class SwapSettings:
-    direction: str = "a2b"
-    color: str = "reinhard"
-    mask: str = "auto"
+    direction: str = option("a2b", choices=DIRECTIONS, help="a2b: the video shows A, render B; b2a the reverse")
+    color: str = option("reinhard", choices=color.available, help="colour matching of the rendered face")
+    mask: str = option("auto", choices=masks.choices, help="auto: learned+hull for models with a learned mask, else hull")
     blend: BlendSettings = field(default_factory=BlendSettings)
-    smooth: float = 0.5  # 0 = off, 1 = strongest
-    track: int | None = None  # alignments track to swap (default 0, the main person)
-    batch: int = 16  # faces per model call
-    device: str | None = None  # torch device; default cuda when present
-    precision: str = "auto"  # auto (bf16 where the hardware has it), bf16, fp32
+    smooth: float = option(0.5, minimum=0, maximum=1, help="temporal smoothing, 0 (off) to 1 (strongest)")
+    track: int | None = option(None, web=False, help="which track of --alignments to swap (default 0, the main person)")
+    batch: int = option(16, web=False, help="faces per model call")
+    device: str | None = option(None, web=False, help="torch device, e.g. cpu or cuda")
+    precision: str = option("auto", choices=PRECISIONS, web=False,
+                            help="model arithmetic; auto uses bf16 where the hardware has it")
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,8 @@ def decoder_index(model: LoadedModel, direction: str) -> int:
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype:
     """bf16 halves the model's cost on CPUs with native bf16 (AVX512-BF16, AMX) and on recent GPUs; its error
     on the rendered face is under one 8-bit level (measured: max 0.6, mean 0.14)."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise SwapcoreError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
+    if precision not in PRECISIONS:
+        raise SwapcoreError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return torch.float32
     if device.type == "cuda":

@@ -17,12 +17,13 @@ reconstruction loss ignores it, so the model is never asked to render an occlude
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from swapcore.faces.align import FACE_OUTLINE
+from swapcore.options import option
 
 WARP_POINTS = 5
 
@@ -38,9 +39,10 @@ class AugmentConfig:
     warp: float = 0.04  # std of the warp grid's offsets, in normalised (-1..1) coordinates
     eye_weight: float = 3.0
     mouth_weight: float = 2.0
-    occluders: float = field(default=0.5, metadata={
-        "help": "share of training faces given a synthetic occluder, left out of the mask target; a model with a "
-                "learned mask then also learns where the face is hidden (0 = none, the mask of older models)"})
+    occluders: float = option(0.5, minimum=0, maximum=1, web=False,
+                              help="share of training faces given a synthetic occluder, left out of the mask target; "
+                                   "a model with a learned mask then also learns where the face is hidden (0 = none, "
+                                   "the mask of older models)")
 
 
 @dataclass

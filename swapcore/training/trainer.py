@@ -24,13 +24,16 @@ from torch import nn
 
 from swapcore import __version__
 from swapcore.errors import SwapcoreError
-from swapcore.models import SwapModel, architecture, create
+from swapcore.faces.align import ALIGNMENTS
+from swapcore.models import ARCHITECTURES, SwapModel, architecture, create
+from swapcore.options import option
 from swapcore.training import augment as aug
 from swapcore.training import bundle, distributed, losses, report
 from swapcore.training.data import FaceSet
 
 log = logging.getLogger("swapcore.training")
 MAX_CONSECUTIVE_ROLLBACKS = 3
+PRECISIONS = ("auto", "bf16", "fp32")  # auto: bf16 where the hardware runs it natively
 
 
 class TrainingDivergedError(SwapcoreError):
@@ -39,27 +42,32 @@ class TrainingDivergedError(SwapcoreError):
 
 @dataclass
 class TrainConfig:
-    arch: str = "original"
-    size: int | None = None  # None: the architecture's default
-    batch: int = 16  # faces per identity per iteration
-    iterations: int = 100_000  # total, counting iterations done before a resume
-    save_every: int = 250
+    arch: str = option("original", choices=lambda: sorted(ARCHITECTURES), help="model architecture")
+    size: int | None = option(None, minimum=32, maximum=512,
+                              help="model face size in px (default: the architecture's; hires: 64, 128 or 256)")
+    batch: int = option(16, minimum=1, maximum=256, help="faces per identity per iteration")
+    iterations: int = option(100_000, minimum=1, maximum=10_000_000, label="Total iterations",
+                             help="total iterations to reach, counting those before a resume")
+    save_every: int = option(250, minimum=1, maximum=100_000, label="Checkpoint and preview every",
+                             help="iterations between checkpoints")
     time_limit: float | None = None  # seconds of this run
-    plateau_patience: int | None = None  # stop after this many saves without held-out improvement
+    plateau_patience: int | None = option(None, flag="plateau", web=False,
+                                          help="stop after this many saves without held-out improvement")
     plateau_delta: float = 0.005  # relative improvement that counts
-    lr: float = 5e-5
-    loss: str = "ssim+l1"
-    mask_loss: str = "mse"
+    lr: float = option(5e-5, web=False, help="Adam learning rate")
+    loss: str = option("ssim+l1", web=False, help="loss terms joined by + from ssim, l1, mse, edge")
+    mask_loss: str = option("mse", choices=losses.MASK_LOSSES, web=False, help="mask loss (models with a mask)")
     mask_weight: float = 1.0
-    precision: str = "auto"  # auto (bf16 where the hardware has it), bf16, fp32
-    channels_last: bool = True
-    compile: bool = False
-    device: str = "auto"  # auto, cpu, cuda, cuda:1 ...
+    precision: str = option("auto", choices=PRECISIONS, web=False,
+                            help="autocast precision; auto uses bf16 where the hardware has it")
+    channels_last: bool = option(True, web=False, help="use the channels-last memory layout (faster convolutions)")
+    compile: bool = option(False, web=False, help="torch.compile the model (slow start, faster steps)")
+    device: str = option("auto", web=False, help="auto, cpu, cuda, cuda:N")
     holdout: int = 4  # faces per identity kept out of training, for previews and evaluation
-    seed: int = 0
-    alignment: str = field(default="5", metadata={
-        "help": "align the faces by their 5 points or by their 68 (where extraction found them; conversion "
-                "follows the model's choice)"})
+    seed: int = option(0, web=False, help="random seed of a new model")
+    alignment: str = option("5", choices=ALIGNMENTS, web=False,
+                            help="align the faces by their 5 points or by their 68 (where extraction found them; "
+                                 "conversion follows the model's choice)")
     augment: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
 
     def to_json(self) -> dict[str, Any]:
@@ -106,8 +114,8 @@ def pick_device(name: str) -> torch.device:
 
 def wants_bf16(precision: str, device: torch.device) -> bool:
     """bf16 autocast where the hardware runs it natively (Ampere+ GPUs, CPUs with AVX512-BF16/AMX)."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise SwapcoreError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
+    if precision not in PRECISIONS:
+        raise SwapcoreError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision == "bf16"
     if device.type == "cuda":

@@ -6,10 +6,15 @@ import datetime as dt
 
 from django import forms
 
-from swapcore.convert import color
-from swapcore.convert.masks import KINDS as MASK_KINDS
-from swapcore.models import ARCHITECTURES
+from swapcore.convert import SwapSettings
+from swapcore.extract import ExtractSettings
+from swapcore.train import TrainConfig
+from webapp.options import options_form
 from webapp.projects.models import Identity, Upload
+
+FRAMES_PATTERN = r"^\d*:\d*$"  # A:B, either side optional (swapcore.convert.parse_frames)
+OUTPUT_FORMATS = {".mp4": "MP4 video", ".gif": "Animated GIF"}  # what a conversion job may write
+DEFAULT_OUTPUT_FORMAT = ".mp4"
 
 
 class ProjectForm(forms.Form):
@@ -42,10 +47,9 @@ class ConsentForm(forms.Form):
     document = forms.FileField(help_text="the signed consent form or attestation (PDF or image); its SHA-256 is logged")
 
 
-class ExtractForm(forms.Form):
+class ExtractForm(options_form(ExtractSettings)):
     upload = forms.ModelChoiceField(queryset=Upload.objects.none(), label="Source footage")
-    every = forms.IntegerField(min_value=1, max_value=100, initial=6, label="Use every Nth frame")
-    size = forms.IntegerField(min_value=64, max_value=512, initial=256, label="Face crop size (px)")
+    field_order = ["upload"]
 
     def __init__(self, *args, identity, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,24 +58,15 @@ class ExtractForm(forms.Form):
         self.fields["upload"].empty_label = None  # the newest footage is chosen until the user picks another
 
 
-class TrainForm(forms.Form):
-    arch = forms.ChoiceField(choices=[(name, name) for name in ARCHITECTURES], initial="original")
-    iterations = forms.IntegerField(min_value=1, max_value=10_000_000, initial=100_000, label="Total iterations")
-    batch = forms.IntegerField(min_value=1, max_value=256, initial=16)
-    size = forms.IntegerField(min_value=32, max_value=512, required=False, help_text="model face size (default: the architecture's)")
-    save_every = forms.IntegerField(min_value=1, max_value=100_000, initial=250, label="Checkpoint and preview every")
+class TrainForm(options_form(TrainConfig)):
+    """The training options the web offers, from `TrainConfig`."""
 
 
-class ConvertForm(forms.Form):
+class ConvertForm(options_form(SwapSettings)):
     target = forms.ModelChoiceField(queryset=Upload.objects.none(), label="Target video")
-    direction = forms.ChoiceField(choices=[("a2b", "A in the video becomes B"), ("b2a", "B in the video becomes A")])
-    color = forms.ChoiceField(choices=[(name, name) for name in color.available()], initial="reinhard")
-    mask = forms.ChoiceField(choices=[(name, name) for name in ("auto", *MASK_KINDS)])
-    erode = forms.FloatField(initial=0.0, min_value=-20, max_value=20, help_text="% of face size; negative grows")
-    blur = forms.FloatField(initial=4.0, min_value=0, max_value=30, help_text="mask feather, % of face size")
-    smooth = forms.FloatField(initial=0.5, min_value=0, max_value=1, help_text="temporal smoothing 0-1")
-    frames = forms.RegexField(regex=r"^\d*:\d*$", required=False, help_text="A:B to convert only frames A to B")
-    format = forms.ChoiceField(choices=[(".mp4", "MP4 video"), (".gif", "Animated GIF")])
+    frames = forms.RegexField(regex=FRAMES_PATTERN, required=False, help_text="A:B to convert only frames A to B")
+    format = forms.ChoiceField(choices=OUTPUT_FORMATS, initial=DEFAULT_OUTPUT_FORMAT)
+    field_order = ["target"]
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

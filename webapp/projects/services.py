@@ -67,11 +67,11 @@ def record_identity_consent(user, identity: Identity, *, person: str, granted_on
     return identity
 
 
-def start_extract(user, identity: Identity, upload: Upload, every: int, size: int) -> Job:
+def start_extract(user, identity: Identity, upload: Upload, **options) -> Job:
+    """`options`: the extraction options the web offers (swapcore.extract.ExtractSettings)."""
     if upload.identity_id != identity.pk or upload.purpose != Upload.Purpose.SOURCE:
         raise ValidationError("choose source footage uploaded for this identity")
-    return start_job(user, identity.project, Job.Kind.EXTRACT,
-                     {"identity": identity.pk, "upload": upload.pk, "every": every, "size": size})
+    return start_job(user, identity.project, Job.Kind.EXTRACT, {"identity": identity.pk, "upload": upload.pk, **options})
 
 
 def model_path(project: Project) -> str:

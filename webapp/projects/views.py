@@ -122,8 +122,8 @@ def extract(request, pk):
     if not form.is_valid():
         messages.error(request, "choose source footage and valid settings")
         return redirect("identity", pk)
-    d = form.cleaned_data
-    job = services.start_extract(request.user, identity, d["upload"], d["every"], d["size"])
+    options = dict(form.cleaned_data)
+    job = services.start_extract(request.user, identity, options.pop("upload"), **options)
     return redirect("job", job.pk)
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from provenance.custody.log import sha256_file
+from swapcore.options import build
 from webapp.custody_log import append, installation
 from webapp.jobs.kinds import Outcome, register
 from webapp.jobs.models import Job
@@ -18,22 +19,22 @@ from webapp.jobs.runner import Reporter
 from webapp.projects.models import Identity, Output, Upload, media_path
 
 def _extract(job: Job, report: Reporter) -> None:
-    from swapcore.extract import extract
+    from swapcore.extract import ExtractSettings, extract
 
     identity = Identity.objects.select_related("project__organisation").get(pk=job.params["identity"])
     upload = Upload.objects.get(pk=job.params["upload"], project=identity.project)
     out = media_path(identity.faces_folder())
-    result = extract(upload.file(), out, every=int(job.params.get("every", 6)), size=int(job.params.get("size", 256)),
-                     overwrite=True, progress=report)
+    settings = build(ExtractSettings, job.params, web=True)
+    result = extract(upload.file(), out, settings, overwrite=True, progress=report)
     job.result = {"faces": result.faces, "frames": result.frames, "tracks": result.tracks,
                   "seconds": round(result.seconds, 1), "identity": identity.pk}
     append("extract", job.params["actor"], inputs=[(upload.sha256, upload.original_name)],
-           parameters={"faces": result.faces, "frames": result.frames, "every": job.params.get("every", 6)},
+           parameters={"faces": result.faces, "frames": result.frames, "every": settings.every},
            identities=[identity.custody_name], reason=f"faces of {identity.name} for project {identity.project_id}")
 
 
 def _train(job: Job, report: Reporter) -> str | None:
-    from swapcore.train import train
+    from swapcore.train import TrainConfig, train
 
     identities = list(Identity.objects.select_related("project__organisation").filter(pk__in=job.params["identities"])
                       .order_by("pk"))
@@ -46,10 +47,8 @@ def _train(job: Job, report: Reporter) -> str | None:
 
     with installation().sealer() as sealer:
         summary = train([media_path(i.faces_folder()) for i in identities], model_dir,
-                        arch=job.params.get("arch", "lite"), batch=int(job.params.get("batch", 8)),
-                        iterations=int(job.params["iterations"]), save_every=int(job.params.get("save_every", 50)),
-                        progress=progress, actor=job.params["actor"], sealer=sealer,
-                        size=int(job.params["size"]) if job.params.get("size") else None)
+                        build(TrainConfig, job.params, web=True), progress=progress, actor=job.params["actor"],
+                        sealer=sealer)
     job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
                   "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
     from swapcore.training.bundle import CHECKPOINT
@@ -61,13 +60,11 @@ def _train(job: Job, report: Reporter) -> str | None:
 
 
 def _convert(job: Job, report: Reporter) -> None:
-    from swapcore.convert import BlendSettings, SwapSettings, convert, parse_frames
+    from swapcore.convert import SwapSettings, convert, parse_frames
 
     target = Upload.objects.get(pk=job.params["target"], project=job.project)
     o = job.params
-    settings = SwapSettings(direction=o.get("direction", "a2b"), color=o.get("color", "reinhard"), mask=o.get("mask", "auto"),
-                            smooth=float(o.get("smooth", 0.5)),
-                            blend=BlendSettings(erode=float(o.get("erode", 0.0)), blur=float(o.get("blur", 4.0))))
+    settings = build(SwapSettings, o, web=True)
     relative = f"{job.project.folder()}/outputs/job_{job.pk}{o.get('format', '.mp4')}"
     media_path(relative).parent.mkdir(parents=True, exist_ok=True)
     with installation().sealer() as sealer:

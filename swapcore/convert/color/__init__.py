@@ -3,7 +3,8 @@
 An adjuster makes the model's rendered face match the colour of the face it replaces, inside the face mask.
 All work on aligned crops: `swapped` and `original` are float32 BGR in [0, 1] (S x S x 3), `mask` is float32
 in [0, 1] (S x S); statistics are taken where the mask is above one half, and the result has the shape of
-`swapped`. Adding a method is one file here plus its name in the import line at the bottom.
+`swapped`. Adding a method is one file here plus its name in the import line at the bottom; the command line, the
+web forms, the API and the jobs then offer it (their choices are read from here, see swapcore.options).
 """
 
 from __future__ import annotations
