@@ -38,6 +38,12 @@ class NoFaceTrack(DetectorError):
     """A clip in which no face could be followed for long enough to measure."""
 
 
+def clip_key(identity: str, family: str, crf: int, described: tuple[object, ...]) -> str:
+    """A clip's cache name: readable, and unique to everything that makes the clip (`described`)."""
+    text = "|".join(str(part) for part in described)
+    return f"{identity}-{family}-crf{crf}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+
+
 @dataclass(frozen=True)
 class Unit:
     """One clip of the fitting or evaluation set."""
@@ -53,8 +59,8 @@ class Unit:
 
     @property
     def key(self) -> str:
-        text = f"{self.source.name}|{self.start}|{self.frames}|{self.family}|{self.crf}|{self.seed}|{self.swap}"
-        return f"{self.identity}-{self.family}-crf{self.crf}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+        return clip_key(self.identity, self.family, self.crf,
+                        (self.source.name, self.start, self.frames, self.family, self.crf, self.seed, self.swap))
 
     @property
     def label(self) -> int:
@@ -146,22 +152,29 @@ def load_track(path: Path) -> FaceTrack:
 
 def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: int = 1,
                  swaps: Path | None = None) -> FaceTrack:
-    """The unit's face track from the cache, making and measuring its clip on a miss.
+    """The unit's face track from the cache, making and measuring its clip on a miss."""
+    return cached_or_made(cache, unit.key, lambda video: write_clip(unit, video, landmarks, swaps),
+                          lambda video: clip_track(video, landmarks.detector, detect_every))
+
+
+def cached_or_made(cache: Path, key: str, make: Callable[[Path], Path],
+                   measure: Callable[[Path], FaceTrack]) -> FaceTrack:
+    """The face track stored under `key`, or `measure(make(video))` stored now (the video deleted after).
 
     A clip found to have no face track is remembered too, so reruns do not make and search it again."""
-    stored, faceless = cache / f"{unit.key}.track.npz", cache / f"{unit.key}.no-track"
+    stored, faceless = cache / f"{key}.track.npz", cache / f"{key}.no-track"
     if stored.exists():
         return load_track(stored)
     if faceless.exists():
         raise NoFaceTrack(faceless.read_text())
-    clip = write_clip(unit, cache / f"{unit.key}.mp4", landmarks, swaps)
+    video = make(cache / f"{key}.mp4")
     try:
-        track = clip_track(clip, landmarks.detector, detect_every)
+        track = measure(video)
     except NoFaceTrack as error:
         faceless.write_text(str(error))
         raise
     finally:
-        clip.unlink(missing_ok=True)
+        video.unlink(missing_ok=True)
     save_track(track, stored)
     return track
 

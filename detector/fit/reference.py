@@ -16,7 +16,6 @@ under the cues' fingerprint, so the cues can change and be re-measured from stor
 from __future__ import annotations
 
 import argparse
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from detector.analyse import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER, single_torch_thread
 from detector.faces import FaceTrack
-from detector.fit.dataset import NoFaceTrack, clip_track, load_track, save_track, stored_features
+from detector.fit.dataset import NoFaceTrack, cached_or_made, clip_key, clip_track, stored_features
 from detector.fit.evaluation import EVAL, FIT, windows
 from detector.fit.pastes import FAMILIES, paste_frame
 from swapcore import media
@@ -57,8 +56,8 @@ class Clip:
 
     @property
     def key(self) -> str:
-        text = f"{self.source.name}|{self.start}|{FRAMES}|{self.family}|{self.crf}|{self.scale}|{self.donor}|{self.donor_start}"
-        return f"{self.identity}-{self.family}-crf{self.crf}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+        return clip_key(self.identity, self.family, self.crf, (self.source.name, self.start, FRAMES, self.family,
+                                                               self.crf, self.scale, self.donor, self.donor_start))
 
     @property
     def label(self) -> int:
@@ -138,21 +137,8 @@ def write(clip: Clip, target: Path, shapes: Shapes) -> Path:
 
 def cached_track(clip: Clip, cache: Path, shapes: Shapes) -> FaceTrack:
     """The clip's longest face track, measured as `analyse` measures, from the cache or made now."""
-    stored, faceless = cache / f"{clip.key}.track.npz", cache / f"{clip.key}.no-track"
-    if stored.exists():
-        return load_track(stored)
-    if faceless.exists():
-        raise NoFaceTrack(faceless.read_text())
-    video = write(clip, cache / f"{clip.key}.mp4", shapes)
-    try:
-        track = clip_track(video, shapes.detector, DETECT_EVERY, shapes.landmarker)
-    except NoFaceTrack as error:
-        faceless.write_text(str(error))
-        raise
-    finally:
-        video.unlink(missing_ok=True)
-    save_track(track, stored)
-    return track
+    return cached_or_made(cache, clip.key, lambda video: write(clip, video, shapes),
+                          lambda video: clip_track(video, shapes.detector, DETECT_EVERY, shapes.landmarker))
 
 
 def measured(clips: list[Clip], cache: Path) -> list[tuple[Clip, np.ndarray]]:

@@ -71,6 +71,10 @@ class Base(GenericAPIView):
         except ValidationError as exc:
             raise APIValidationError({"detail": exc.messages}) from None
 
+    def started(self, start) -> Response:
+        """202 with the job that `start` queued (poll GET /api/jobs/N/)."""
+        return Response(JobSerializer(self.run(start)).data, status=status.HTTP_202_ACCEPTED)
+
 
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
@@ -139,8 +143,7 @@ class Extract(Base):
         identity = self.org_get(Identity, pk=pk)
         d = dict(_valid(ExtractIn, request))
         upload = get_object_or_404(Upload, pk=d.pop("upload"), project=identity.project)
-        job = self.run(lambda: services.start_extract(request.user, identity, upload, **d))
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return self.started(lambda: services.start_extract(request.user, identity, upload, **d))
 
 
 class Faces(Base):
@@ -166,8 +169,7 @@ class Train(Base):
     def post(self, request, pk):
         project = self.org_get(Project, pk=pk)
         d = _valid(TrainIn, request)
-        job = self.run(lambda: services.start_train(request.user, project, **d))
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return self.started(lambda: services.start_train(request.user, project, **d))
 
 
 class Convert(Base):
@@ -177,8 +179,7 @@ class Convert(Base):
         project = self.org_get(Project, pk=pk)
         d = dict(_valid(ConvertIn, request))
         target = get_object_or_404(Upload, pk=d.pop("target"), project=project)
-        job = self.run(lambda: services.start_convert(request.user, project, target, **d))
-        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return self.started(lambda: services.start_convert(request.user, project, target, **d))
 
 
 class DownloadLink(Base):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -24,6 +26,16 @@ PRODUCER = (Role.PRODUCER,)
 def _errors(request, exc: ValidationError) -> None:
     for message in exc.messages:
         messages.error(request, message)
+
+
+def _job_page(request, start: Callable[[], Job], back: HttpResponse) -> HttpResponse:
+    """The page of the job `start` makes, or `back` with the reasons it could not start."""
+    try:
+        job = start()
+    except ValidationError as exc:
+        _errors(request, exc)
+        return back
+    return redirect("job", job.pk)
 
 
 @role_required(Role.PRODUCER, Role.VERIFIER, Role.AUDITOR)
@@ -153,12 +165,8 @@ def train(request, pk):
     if not form.is_valid():
         messages.error(request, "check the training settings")
         return redirect("project", pk)
-    try:
-        job = services.start_train(request.user, project, **form.cleaned_data)
-    except ValidationError as exc:
-        _errors(request, exc)
-        return redirect("project", pk)
-    return redirect("job", job.pk)
+    return _job_page(request, lambda: services.start_train(request.user, project, **form.cleaned_data),
+                     redirect("project", pk))
 
 
 @role_required(*PRODUCER)
@@ -171,24 +179,16 @@ def convert(request, pk):
         return redirect("project", pk)
     options = dict(form.cleaned_data)
     target = options.pop("target")
-    try:
-        job = services.start_convert(request.user, project, target, **options)
-    except ValidationError as exc:
-        _errors(request, exc)
-        return redirect("project", pk)
-    return redirect("job", job.pk)
+    return _job_page(request, lambda: services.start_convert(request.user, project, target, **options),
+                     redirect("project", pk))
 
 
 @role_required(*PRODUCER)
 @require_POST
 def job_resume(request, pk):
     """Resume a stopped or failed training job from its checkpoint (a new job on the same model folder)."""
-    try:
-        resumed = services.resume_train(request.user, jobs.visible_job(request.user, pk))
-    except ValidationError as exc:
-        _errors(request, exc)
-        return redirect("job", pk)
-    return redirect("job", resumed.pk)
+    return _job_page(request, lambda: services.resume_train(request.user, jobs.visible_job(request.user, pk)),
+                     redirect("job", pk))
 
 
 @role_required(*PRODUCER)
