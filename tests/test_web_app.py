@@ -338,6 +338,20 @@ def test_serve_and_every_worker_sweep_what_killed_jobs_left_in_the_media(web):
     assert abort["actor"] == "alice@studio" and abort["reason"].startswith("interrupted: process")
 
 
+def test_serve_and_its_worker_threads_sweep_the_media_once_per_process(web, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webapp.jobs import tasks
+
+    sweeps = []
+    monkeypatch.setattr(tasks, "sweep_media", lambda: sweeps.append(1) or ["org_1/.x.encoding.faceproof-work-dead"])
+    tasks._first_sweep.cache_clear()
+    with ThreadPoolExecutor(4) as pool:  # `serve` itself and three job workers starting together
+        swept = list(pool.map(lambda _: tasks.sweep_media_at_start(), range(4)))
+    tasks._first_sweep.cache_clear()
+    assert len(sweeps) == 1 and swept == [["org_1/.x.encoding.faceproof-work-dead"]] * 4
+
+
 def test_admin_role_and_membership_helpers(orgs):
     from webapp.accounts.models import has_role
 
