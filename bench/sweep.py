@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.sweep [--operations 50000 100000] [--open 5] [--repeats 5]
 
 For each size, a fresh SQLite custody log holds that many finished seal operations (a `begin` and its `sign`,
-two events each) and --open operations begun by a process that is gone. Timed: `open_operations` and a sweep of
+two events each) and --open operations begun by a process that is gone. Timed: `CustodyLog.open_operations` and a sweep of
 an empty folder with the log, which finds those dead operations and logs their aborts (the first sweep), then
 finds nothing more to do (the sweeps after it, as at every later start).
 """
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from provenance.custody import open_store
 from provenance.custody.log import AssetRef, CustodyLog, Event
-from provenance.work import open_operations, process, sweep
+from provenance.work import process, sweep
 
 _BATCH = 5_000
 _DEAD = process(2**22 + 1)  # a PID above Linux's default pid_max: never a running process
@@ -63,10 +63,10 @@ def measure(operations: int, dead: int, repeats: int) -> dict[str, float]:
         for batch in _operations(dead, operations, _DEAD.token):
             log.append_many(batch)
         (folder / "outputs").mkdir()
-        figures = {"events": float(log.store.size()), "open_operations": _seconds(lambda: open_operations(log), repeats)}
+        figures = {"events": float(log.store.size()), "open_operations": _seconds(log.open_operations, repeats)}
         figures["first_sweep"] = _seconds(lambda: sweep(folder / "outputs", log), 1)
         figures["later_sweep"] = _seconds(lambda: sweep(folder / "outputs", log), repeats)
-        assert len(log.events_of_kind("abort")) == dead and not open_operations(log)
+        assert len(log.events_of_kind("abort")) == dead and not log.open_operations()
         log.store.close()
         return figures
 
@@ -79,8 +79,8 @@ def main() -> None:
     options = parser.parse_args()
     for count in options.operations:
         figures = measure(count, options.open, options.repeats)
-        print(f"{int(figures['events']):>8} events: open_operations {figures['open_operations'] * 1000:8.1f} ms, "
-              f"first sweep {figures['first_sweep'] * 1000:8.1f} ms, later sweeps {figures['later_sweep'] * 1000:8.1f} ms")
+        print(f"{int(figures['events']):>8} events: open_operations {figures['open_operations'] * 1000:8.3f} ms, "
+              f"first sweep {figures['first_sweep'] * 1000:8.1f} ms, later sweeps {figures['later_sweep'] * 1000:8.3f} ms")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from provenance.custody.log import CustodyLog, Event
+from provenance.custody.store import SQLiteCustodyStore
 from provenance.seal import installation_keys, installation_log
-from provenance.work import RECORD_SUFFIX, exchange, me, open_operations, owner_of, replace_atomically, sweep, sweep_tree
+from provenance.work import (
+    RECORD_SUFFIX, exchange, me, owner_of, process, replace_atomically, sweep, sweep_tree,
+)
 
 _DIE_MID_WORK = """
 import os, sys
@@ -61,7 +66,7 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     assert abort["actor"] == "alice@studio" and abort["inputs"][0]["name"] == "target.mp4"
     assert abort["reason"].startswith("interrupted: process") and abort["parameters"]["watermark_id"] == 7
     assert sweep_tree(tmp_path / "media", log) == [] and len(log.events_of_kind("abort")) == 1
-    assert log.verify().ok and open_operations(log) == []
+    assert log.verify().ok and log.open_operations() == []
 
 
 def test_two_sweeps_at_once_log_one_abort(tmp_path, monkeypatch):
@@ -84,6 +89,25 @@ def test_two_sweeps_at_once_log_one_abort(tmp_path, monkeypatch):
         assert not any((outputs / str(round_)).iterdir())
         assert len(logs[0].events_of_kind("abort")) == round_ + 1  # one more each round: aborted once
         assert logs[1].verify().ok
+
+
+def test_a_sweep_reads_what_is_open_not_the_whole_log(tmp_path):
+    """300 finished seal sessions and one of a dead process: the sweep reads a few entries, and no whole kind."""
+    log = CustodyLog(SQLiteCustodyStore(tmp_path / "custody.sqlite3"), signing_key=Ed25519PrivateKey.generate())
+    dead = process(2**22 + 1).token  # above Linux's largest PID: never a running process
+    for first in range(0, 300, 100):
+        log.append_many([Event(kind=kind, actor="a", parameters={"watermark_id": n, "owner": "faceproof-work-done"})
+                         for n in range(first, first + 100) for kind in ("begin", "sign")])
+    begun = log.append(Event(kind="begin", actor="a", parameters={"watermark_id": 300, "owner": dead}))
+    read, looked_up = [], []
+    entry, lookup = log.entry, log.store.lookup
+    log.entry = lambda seq: read.append(seq) or entry(seq)
+    log.store.lookup = lambda key: looked_up.append(key) or lookup(key)
+
+    sweep(tmp_path, log)
+    assert len(read) < 5 and set(read) == {begun.seq} and not [key for key in looked_up if key.startswith("kind:")]
+    (abort,) = [log.entry(seq) for seq in lookup("kind:abort")]
+    assert abort["parameters"] == {"watermark_id": 300, "begin": begun.seq} and log.open_operations() == []
 
 
 _KILLED_EXTRACTING = """
@@ -128,7 +152,7 @@ def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_p
     child = subprocess.Popen([sys.executable, "-c", _KILLED_AFTER_BEGIN, str(source)], cwd=Path(__file__).parent.parent)
     assert child.wait() == -9
     log = installation_log(writable=True)
-    (begun,) = open_operations(log)
+    (begun,) = log.open_operations()
     assert begun["actor"] == "bob@studio" and owner_of(begun["parameters"]["owner"]).pid == child.pid
 
     sweep(tmp_path, log)
@@ -137,7 +161,7 @@ def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_p
     assert abort["parameters"] == {"watermark_id": begun["parameters"]["watermark_id"], "begin": begun["seq"]}
     assert abort["reason"].startswith("interrupted: process") and abort["reason"].endswith("finishing x.mp4")
     sweep(tmp_path, log)
-    assert len(log.events_of_kind("abort")) == 1 and open_operations(log) == [] and log.verify().ok
+    assert len(log.events_of_kind("abort")) == 1 and log.open_operations() == [] and log.verify().ok
 
 
 _KILLED_WRITING = """
