@@ -229,7 +229,7 @@ def test_extract_job_then_faces_grid_review(project, members, web, django_captur
     assert "Faces (4)" in page and client.get(f"/identities/{identity.pk}/faces/{names[0]}").status_code == 404
     with custody_log() as log:
         kinds = [e["kind"] for e in log.events_for_identity(identity.custody_name)]
-    assert kinds == ["ingest", "extract"]
+    assert kinds == ["ingest", "begin", "extract"]  # the job began from the upload, then ended
 
 
 def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, members, web, monkeypatch):

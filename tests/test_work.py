@@ -9,10 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance.custody.log import CustodyLog, Event
+from provenance.custody.log import AssetRef, CustodyLog, Event
 from provenance.custody.store import SQLiteCustodyStore
+from provenance.errors import ProvenanceError
+from provenance.operation import Custody, logged_operation
 from provenance.seal import installation_keys, installation_log
 from provenance.work import (
     RECORD_SUFFIX, exchange, me, owner_of, process, replace_atomically, sweep, sweep_tree,
@@ -110,29 +113,68 @@ def test_a_sweep_reads_what_is_open_not_the_whole_log(tmp_path):
     assert abort["parameters"] == {"watermark_id": 300, "begin": begun.seq} and log.open_operations() == []
 
 
+def test_an_operation_ends_once_in_its_own_event_or_an_abort(tmp_path):
+    log = CustodyLog(SQLiteCustodyStore(tmp_path / "custody.sqlite3"), signing_key=Ed25519PrivateKey.generate())
+    custody, source = Custody(log, "alice@studio", ("alice",)), AssetRef("ab" * 32, "clip.mp4")
+    with logged_operation(custody, "extract", [source], "the faces of clip.mp4") as extraction:
+        extraction.end(parameters={"faces": 3})
+    with pytest.raises(KeyError), logged_operation(custody, "train", [source], "the model m"):
+        raise KeyError("no such face")
+    with pytest.raises(ProvenanceError, match="without ending"), logged_operation(custody, "train", [source], "m"):
+        pass
+    with logged_operation(None, "extract", [source], "nothing logged") as unlogged:
+        assert unlogged is None
+    history = log.history(source.sha256)
+    assert [e["kind"] for e in history] == ["ingest", "begin", "extract", "begin", "abort", "begin", "abort"]
+    assert history[2]["parameters"] == {"faces": 3, "begin": history[1]["seq"]} and history[2]["identities"] == ["alice"]
+    assert history[4]["reason"] == "stopped by KeyError: 'no such face'"
+    assert history[6]["reason"] == "its code returned without logging its end"
+    assert history[3]["parameters"]["operation"] == "train" and owner_of(history[3]["parameters"]["owner"]) == me()
+    assert log.open_operations() == [] and log.verify().ok
+
+
 _KILLED_EXTRACTING = """
 import os, signal, sys
 from swapcore import media
-from swapcore.extract import extract
 def killed(path, image):
     os.kill(os.getpid(), signal.SIGKILL)  # the first face crop: the staging folder exists, the output does not
 media.write_image = killed
-extract(sys.argv[1], sys.argv[2], size=64)
+from webapp.cli import main
+main(["extract", sys.argv[1], "-o", sys.argv[2], "--size", "64", "--actor", "killed@studio"])
 """
 
 
-def test_a_killed_extraction_leaves_a_staging_folder_that_the_next_one_removes(tmp_path):
-    from swapcore.extract import extract
+def test_a_killed_extraction_is_swept_and_aborted_once_by_the_next(tmp_path, monkeypatch, capsys):
+    """`faceproof extract` killed mid-way leaves a staging folder and an open begin: the next extraction into
+    that folder removes the one and logs one abort for the other, and its own run ends in `extract`."""
+    from django.core.management import call_command
+
     from tests.conftest import shared_file
 
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
     source = shared_file("images/astronaut.png")
     child = subprocess.run([sys.executable, "-c", _KILLED_EXTRACTING, str(source), str(tmp_path / "faces")],
                            cwd=Path(__file__).parent.parent)
     assert child.returncode == -9
     (staging,) = [p for p in tmp_path.iterdir() if "faceproof-work-" in p.name]
-    extract(source, tmp_path / "faces", size=64)
+    log = installation_log()
+    (killed,) = log.open_operations()
+    assert killed["parameters"]["operation"] == "extract" and killed["actor"] == "killed@studio"
+    assert [e["kind"] for e in log.history(killed["inputs"][0]["sha256"])] == ["ingest", "begin"]
+    call_command("custody", "log", "--open")
+    assert "(extract; process" in capsys.readouterr().out
+
+    call_command("extract", str(source), "-o", str(tmp_path / "faces"), "--size", "64")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces"] and not staging.exists()
     assert not [p.name for p in (tmp_path / "faces").rglob("*") if "faceproof-work-" in p.name or ".tmp" in p.name]
+    history = log.history(killed["inputs"][0]["sha256"])
+    assert [e["kind"] for e in history] == ["ingest", "begin", "abort", "begin", "extract"]
+    abort, rerun, extracted = history[2:]
+    assert abort["parameters"] == {"begin": killed["seq"]} and abort["actor"] == "killed@studio"
+    pid = owner_of(killed["parameters"]["owner"]).pid
+    assert abort["reason"] == f"interrupted: process {pid} ended without finishing the faces of astronaut.png"
+    assert extracted["parameters"]["begin"] == rerun["seq"] and extracted["outputs"][0]["name"] == "faces/alignments.json"
+    assert log.open_operations() == [] and log.verify().ok
 
 
 _KILLED_AFTER_BEGIN = """

@@ -21,8 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from provenance.custody.log import sha256_file
+from provenance.operation import Custody
 from provenance.work import sweep
-from webapp.custody.logs import append
+from webapp.custody.logs import append, custody_log
 from webapp.errors import USER_ERRORS
 from webapp.jobs.models import Job
 from webapp.projects.models import Identity, Output, Upload, media_path
@@ -134,13 +135,13 @@ def _extract(job: Job, report: Reporter) -> None:
     identity = Identity.objects.select_related("project__organisation").get(pk=job.params["identity"])
     upload = Upload.objects.get(pk=job.params["upload"], project=identity.project)
     out = media_path(identity.faces_folder())
-    result = extract(upload.file(), out, every=int(job.params.get("every", 6)), size=int(job.params.get("size", 256)),
-                     overwrite=True, progress=report)
+    with custody_log(writable=True) as log:  # extract() logs its begin, then `extract` (or `abort`)
+        custody = Custody(log, job.params["actor"], (identity.custody_name,),
+                          reason=f"faces of {identity.name} for project {identity.project_id}")
+        result = extract(upload.file(), out, every=int(job.params.get("every", 6)),
+                         size=int(job.params.get("size", 256)), overwrite=True, progress=report, custody=custody)
     job.result = {"faces": result.faces, "frames": result.frames, "tracks": result.tracks,
                   "seconds": round(result.seconds, 1), "identity": identity.pk}
-    append("extract", job.params["actor"], inputs=[(upload.sha256, upload.original_name)],
-           parameters={"faces": result.faces, "frames": result.frames, "every": job.params.get("every", 6)},
-           identities=[identity.custody_name], reason=f"faces of {identity.name} for project {identity.project_id}")
 
 
 def _train(job: Job, report: Reporter) -> str | None:
@@ -148,7 +149,6 @@ def _train(job: Job, report: Reporter) -> str | None:
 
     identities = list(Identity.objects.select_related("project__organisation").filter(pk__in=job.params["identities"])
                       .order_by("pk"))
-    names = [identity.custody_name for identity in identities]  # also the face folders' names, which train() checks
     model_dir = media_path(job.params["model"])
 
     def progress(p) -> None:
@@ -161,11 +161,6 @@ def _train(job: Job, report: Reporter) -> str | None:
                     size=int(job.params["size"]) if job.params.get("size") else None)
     job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
                   "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
-    from swapcore.training.bundle import CHECKPOINT
-
-    append("train", job.params["actor"], outputs=[(sha256_file(model_dir / CHECKPOINT), f"{model_dir.name}/{CHECKPOINT}")],
-           parameters={"iteration": summary.iteration, "stop_reason": summary.stop_reason}, identities=names,
-           reason=f"training for project {job.project_id}")
     return Job.State.STOPPED if summary.stop_reason == "interrupted" else None
 
 

@@ -1,9 +1,13 @@
 """faceproof extract INPUT -o OUTDIR: find, align and save the faces of a video or a folder of images."""
 
+import getpass
+
+from provenance.operation import Custody
 from swapcore.extract import LANDMARKER, extract
 from swapcore.faces import landmarks
 from webapp.console.base import StageCommand
 from webapp.console.progress import progress_bar
+from webapp.custody.logs import custody_log
 
 
 class Command(StageCommand):
@@ -25,13 +29,15 @@ class Command(StageCommand):
         parser.add_argument("--batch", type=int, default=1, help="frames per detector batch (larger helps on GPU)")
         parser.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda when present)")
         parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+        parser.add_argument("--actor", help="who is extracting, as the custody log names them (default: your user name)")
 
     def run(self, **o):
-        with progress_bar("extract") as progress:
+        with custody_log(writable=True) as log, progress_bar("extract") as progress:
             result = extract(
                 o["input"], o["output"], every=o["every"], size=o["size"], centering=o["centering"],
                 reference=o["reference"], landmarker=o["landmarks"], batch=o["batch"], device=o["device"],
                 min_confidence=o["min_confidence"], min_face=o["min_face"], overwrite=o["overwrite"], progress=progress,
+                custody=Custody(log, o["actor"] or getpass.getuser()),
             )
         self.stdout.write(
             f"{result.faces} faces in {result.frames_with_faces}/{result.frames} frames, "
