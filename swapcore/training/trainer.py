@@ -1,21 +1,19 @@
-"""The training loop: shared encoder, per-identity decoders, checkpointed, resumable and self-healing.
+"""The trainer: shared encoder, per-identity decoders, checkpointed, resumable and self-healing.
 
 Every iteration draws `batch` faces per identity, augments them as one batch, runs them through the shared
 encoder together (one large batch uses the hardware better than N small ones) and each identity's slice
 through its own decoder. A save writes the checkpoint, evaluates the fixed held-out faces, and appends to
 metrics.jsonl, the preview grid and the loss curve (both sealed). A non-finite loss rolls back to the last save.
+The loop that drives it is `swapcore.training.loop`; what it is configured with and reports, `.settings`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,11 @@ from swapcore import __version__
 from swapcore.errors import SwapcoreError
 from swapcore.models import SwapModel, architecture, create
 from swapcore.training import augment as aug
-from swapcore.training import bundle, distributed, losses, report
+from swapcore.training import bundle, distributed, loop, losses, report
 from swapcore.training.data import FaceSet
+from swapcore.training.settings import (
+    Evaluation, Progress, TrainConfig, TrainSummary, pick_device, wants_bf16,
+)
 
 log = logging.getLogger("swapcore.training")
 MAX_CONSECUTIVE_ROLLBACKS = 3
@@ -35,100 +36,6 @@ MAX_CONSECUTIVE_ROLLBACKS = 3
 
 class TrainingDivergedError(SwapcoreError):
     """The loss kept turning NaN/inf even after rolling back and lowering the learning rate."""
-
-
-@dataclass
-class TrainConfig:
-    arch: str = "original"
-    size: int | None = None  # None: the architecture's default
-    batch: int = 16  # faces per identity per iteration
-    iterations: int = 100_000  # total, counting iterations done before a resume
-    save_every: int = 250
-    time_limit: float | None = None  # seconds of this run
-    plateau_patience: int | None = None  # stop after this many saves without held-out improvement
-    plateau_delta: float = 0.005  # relative improvement that counts
-    lr: float = 5e-5
-    loss: str = "ssim+l1"
-    mask_loss: str = "mse"
-    mask_weight: float = 1.0
-    precision: str = "auto"  # auto (bf16 where the hardware has it), bf16, fp32
-    channels_last: bool = True
-    compile: bool = False
-    device: str = "auto"  # auto, cpu, cuda, cuda:1 ...
-    holdout: int = 4  # faces per identity kept out of training, for previews and evaluation
-    seed: int = 0
-    alignment: str = field(default="5", metadata={
-        "help": "align the faces by their 5 points or by their 68 (where extraction found them; conversion "
-                "follows the model's choice)"})
-    augment: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Progress:
-    iteration: int
-    iterations: int
-    losses: dict[str, float]
-    eg_per_s: float
-    elapsed: float
-
-
-@dataclass
-class Evaluation:
-    loss: dict[str, float]
-    ssim: dict[str, float]
-
-
-@dataclass
-class TrainSummary:
-    model_dir: Path
-    arch: str
-    start_iteration: int
-    iteration: int
-    stop_reason: str
-    losses: dict[str, float]
-    holdout: Evaluation
-    eg_per_s: float
-    seconds: float
-    rollbacks: int
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SwapcoreError("--device cuda was asked for, but no CUDA GPU is available")
-    return device
-
-
-def wants_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast where the hardware runs it natively (Ampere+ GPUs, CPUs with AVX512-BF16/AMX)."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise SwapcoreError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
-    if precision != "auto":
-        return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM ask for a clean stop (which saves) instead of killing; only in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in handlers:
-        signal.signal(sig, lambda signum, frame: stop.set())
-    try:
-        yield
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 def identity_letter(index: int) -> str:
@@ -425,71 +332,7 @@ class Trainer:
 
     # ----- the loop ---------------------------------------------------------------------------------------
     def run(self, progress: Callable[[Progress], None] | None = None) -> TrainSummary:
-        self.start()
-        stop = threading.Event()
-        start_iteration, started = self.iteration, time.perf_counter()
-        interval = _Interval(len(self.names), self.config.batch * len(self.names))
-        reason, evaluation, last_losses = "iterations", None, {}
-        with stop_on_signals(stop):
-            while self.iteration < self.config.iterations:
-                timed_out = self.config.time_limit is not None and time.perf_counter() - started >= self.config.time_limit
-                if distributed.any_rank(self.world, stop.is_set() or timed_out, self.device):  # all stop together
-                    reason = "time limit" if timed_out else "interrupted"
-                    break
-                per_identity = self.step()
-                if per_identity is None:
-                    interval = _Interval(len(self.names), self.config.batch * len(self.names))
-                    continue
-                interval.add(per_identity)
-                if progress and self.world.main:
-                    progress(Progress(self.iteration, self.config.iterations, interval.last(self.names),
-                                      interval.rate(), time.perf_counter() - started))
-                if self.iteration % self.config.save_every == 0:
-                    last_losses = interval.mean(self.names)
-                    evaluation = self.save(last_losses, interval.rate())
-                    interval = _Interval(len(self.names), self.config.batch * len(self.names))
-                    if self.plateaued(evaluation):
-                        reason = "plateau"
-                        break
-            if interval.count:  # a clean stop always saves what the last interval learned
-                last_losses = interval.mean(self.names)
-                evaluation = self.save(last_losses, interval.rate())
-        if evaluation is None:
-            evaluation, _ = self.evaluate()
-        seconds = time.perf_counter() - started
-        done = self.iteration - start_iteration
-        return TrainSummary(
-            model_dir=self.model_dir, arch=self.config.arch, start_iteration=start_iteration,
-            iteration=self.iteration, stop_reason=reason, losses=last_losses,
-            holdout=evaluation, eg_per_s=done * self.config.batch * len(self.names) / seconds if seconds else 0.0,
-            seconds=seconds, rollbacks=self.rollbacks,
-        )
-
-
-class _Interval:
-    """Per-identity losses and throughput since the last save."""
-
-    def __init__(self, identities: int, examples_per_step: int) -> None:
-        self.total = torch.zeros(identities)
-        self.latest = torch.zeros(identities)
-        self.count = 0
-        self.examples_per_step = examples_per_step
-        self.started = time.perf_counter()
-
-    def add(self, per_identity: torch.Tensor) -> None:
-        self.latest = per_identity.float().cpu()
-        self.total += self.latest
-        self.count += 1
-
-    def last(self, names: list[str]) -> dict[str, float]:
-        return dict(zip(names, self.latest.tolist()))
-
-    def mean(self, names: list[str]) -> dict[str, float]:
-        return dict(zip(names, (self.total / max(1, self.count)).tolist()))
-
-    def rate(self) -> float:
-        seconds = time.perf_counter() - self.started
-        return self.count * self.examples_per_step / seconds if seconds > 0 else 0.0
+        return loop.run(self, progress)
 
 
 def _described(config: dict[str, Any]) -> str:
