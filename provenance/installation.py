@@ -15,7 +15,8 @@ variables:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,16 @@ class Installation:
         if self.witnesses.witnesses or keys.tsa_url:
             log.after_checkpoint = lambda checkpoint: self._publish(log, checkpoint, keys.tsa_url)
         return log
+
+    @contextmanager
+    def writable_log(self) -> Iterator[CustodyLog]:
+        """The custody log for one command's appends, keys made on first use; closed afterwards."""
+        self.keys()
+        log = self.custody_log(writable=True)
+        try:
+            yield log
+        finally:
+            log.store.close()
 
     def _publish(self, log: CustodyLog, checkpoint: Checkpoint, tsa_url: str | None) -> None:
         """What follows each durable checkpoint: its RFC 3161 timestamp and its witnesses' cosignatures (each

@@ -32,6 +32,7 @@ from provenance.consent import ConsentRecord, require_consent
 from provenance.custody.log import AssetRef, CustodyLog, Event, Receipt, sha256_file
 from provenance.errors import ProvenanceError
 from provenance.keys import SigningIdentity
+from provenance.operation import log_begin
 from provenance.registry import RegistryEntry, WatermarkRegistry
 from provenance.watermark import FrameEmbedder, key_fingerprint
 from provenance.work import begin_operation, end_operation, me, work_path
@@ -128,13 +129,10 @@ class Sealer:
         return SealSession(self, request, inputs, consents, watermark_id)
 
     def _ingest(self, request: SealRequest, begin: Event) -> tuple[AssetRef, ...]:
-        """Hash every input; log an ingest event for content the log has never seen (once per content), then
-        `begin` with the inputs, in one durable append."""
+        """Hash every input and log `begin` with them, after an ingest event for content the log has never seen."""
         paths = list(dict.fromkeys(Path(p) for p in (*request.inputs, *([request.parent] if request.parent else []))))
         refs = tuple(AssetRef(sha256_file(path), path.name) for path in paths)
-        new = [ref for ref in dict.fromkeys(refs) if not self.log.store.lookup(f"sha256:{ref.sha256}")]
-        ingests = [Event(kind="ingest", actor=request.actor, inputs=(ref,)) for ref in new]
-        self.log.append_many([*ingests, replace(begin, inputs=refs)])
+        log_begin(self.log, replace(begin, inputs=refs))
         return refs
 
 

@@ -8,11 +8,13 @@ start time, and each seal session that writes into a folder leaves an operation 
 runs on this machine (the same PID started at another time is another process; another machine's work is
 left to that machine, which may share the folder or the log) is a fragment of an interrupted operation:
 `sweep` deletes it and logs one `abort` custody event per interrupted operation, with the operation's inputs, so
-an auditor sees how every operation ended even when the process never could say. Every seal session logs a
-`begin` naming its owner when it starts; `open_operations` lists those that no `sign` or `abort` has ended, and a
-sweep with the log also ends the begins of this machine's dead processes that left no record (killed before
-writing anything). An operation is aborted once whichever way the sweep finds it, and never once its output was
-delivered signed.
+an auditor sees how every operation ended even when the process never could say. Every logged operation (a seal
+session, an extraction, a training run) logs a `begin` naming its owner when it starts; the log's table of open
+operations (`CustodyLog.open_operations`) holds those that nothing has ended yet, and a sweep with the log also ends
+the begins of this machine's dead processes that left no record (killed before writing anything, or making no
+sealed output). An operation is aborted once whichever way the sweep finds it, and never once its output was
+delivered signed. What a sweep reads of the log is what is open and the events of the operations it aborts,
+never the whole log.
 """
 
 from __future__ import annotations
@@ -198,40 +200,41 @@ def _delivered(record: Path, folder: Path, log: CustodyLog) -> bool:
         return False
     watermark_id = _watermark_id(record)
     output = folder / _read_record(record).get("making", "")
-    signed = {ref["sha256"] for event in log.events_of_kind("sign")
-              if event["parameters"].get("watermark_id") == watermark_id for ref in event["outputs"]}
+    signed = {ref["sha256"] for event in log.events_of_operation(f"watermark:{watermark_id}")
+              if event["kind"] == "sign" for ref in event["outputs"]}
     return bool(signed) and output.is_file() and sha256_file(output) in signed
 
 
 def _log_aborts(log: CustodyLog, aborts: list[Event]) -> None:
-    """Append the aborts of operations not yet aborted, one per watermark ID, in one durable batch. What is
-    already aborted is read under the log's write lock: two sweeps finding the same dead work (a web node and a
-    worker starting together) log its abort once."""
+    """Append the aborts of operations not yet aborted, one per operation, in one durable batch. What is already
+    aborted is read under the log's write lock: two sweeps finding the same dead work (a web node and a worker
+    starting together) log its abort once."""
+    if _not_yet_aborted(log, aborts):  # read again under the lock, which an append of nothing would take in vain
+        log.append_many(aborts, keep=lambda events: _not_yet_aborted(log, events))
 
-    def not_yet_aborted(events: Sequence[Event]) -> list[Event]:
-        done = {event["parameters"].get("watermark_id") for event in log.events_of_kind("abort")}
-        new = []
-        for event in events:
-            if event.parameters["watermark_id"] not in done:
-                done.add(event.parameters["watermark_id"])
-                new.append(event)
-        return new
 
-    if not_yet_aborted(aborts):
-        log.append_many(aborts, keep=not_yet_aborted)
+def _not_yet_aborted(log: CustodyLog, aborts: Sequence[Event]) -> list[Event]:
+    done: set[str] = set()
+    new = []
+    for event in aborts:
+        operation = event.ends()
+        if operation not in done and not any(e["kind"] == "abort" for e in log.events_of_operation(operation)):
+            new.append(event)
+        done.add(operation)
+    return new
 
 
 def _dead_begins(log: CustodyLog) -> list[dict]:
-    return [event for event in open_operations(log)
+    return [event for event in log.open_operations()
             if (owner := owner_of(event["parameters"].get("owner", ""))) and not owner.alive()]
 
 
 def _begin_abort_event(begin: dict) -> Event:
     owner, making = owner_of(begin["parameters"]["owner"]), begin["parameters"].get("title") or "its output"
+    seal = {"watermark_id": begin["parameters"]["watermark_id"]} if "watermark_id" in begin["parameters"] else {}
     return Event(kind="abort", actor=begin["actor"], inputs=tuple(AssetRef(**ref) for ref in begin["inputs"]),
                  reason=f"interrupted: process {owner.pid} ended without finishing {making}",
-                 parameters={"watermark_id": begin["parameters"]["watermark_id"], "begin": begin["seq"]},
-                 identities=tuple(begin["identities"]))
+                 parameters={**seal, "begin": begin["seq"]}, identities=tuple(begin["identities"]))
 
 
 def _read_record(record: Path) -> dict:
@@ -252,9 +255,3 @@ def _abort_event(record: Path) -> Event:
                  reason=f"interrupted: process {owner.pid} ended without finishing {data.get('making', 'its output')}",
                  parameters={"swept": record.name, "watermark_id": _watermark_id(record)})
 
-
-def open_operations(log: CustodyLog) -> list[dict]:
-    """The `begin` events of outputs that neither a `sign` nor an `abort` has ended (still running, or
-    interrupted where no sweep has yet looked), oldest first."""
-    ended = {event["parameters"].get("watermark_id") for kind in ("sign", "abort") for event in log.events_of_kind(kind)}
-    return [event for event in log.events_of_kind("begin") if event["parameters"]["watermark_id"] not in ended]

@@ -2,7 +2,8 @@
 
 `extract()` is what the CLI (`faceproof extract`) and the web app's jobs call. It streams frames (one batch in
 memory), writes into a hidden staging folder and renames it into place only when everything succeeded, so a
-failure never leaves a half-written output folder.
+failure never leaves a half-written output folder. Given a custody log, the extraction is an operation in it
+(`provenance.operation`): begun before any work, ended by an `extract` event naming the alignments it wrote.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from provenance.custody.log import sha256_file
+from provenance.custody.log import AssetRef, CustodyLog, sha256_file
+from provenance.operation import Custody, logged_operation
 from provenance.work import exchange, sweep, work_path
 from swapcore import __version__, media
 from swapcore.alignments import Alignments, Face, Frame
@@ -247,10 +249,10 @@ def _apply_reference(alignments: Alignments, staging: Path, threshold: float) ->
     return keep
 
 
-def _prepare_staging(out_dir: Path, overwrite: bool) -> Path:
+def _prepare_staging(out_dir: Path, overwrite: bool, log: CustodyLog | None) -> Path:
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise SwapcoreError(f"{out_dir} already exists and is not empty (use --overwrite to replace it)")
-    sweep(out_dir.parent, None)  # staging folders that killed extractions left here
+    sweep(out_dir.parent, log)  # staging folders that killed extractions left here (with a log: their aborts)
     staging = work_path(out_dir, "partial", "")  # attributable to this process (provenance.work)
     shutil.rmtree(staging, ignore_errors=True)
     (staging / FACES_DIR).mkdir(parents=True)
@@ -299,12 +301,15 @@ def extract(
     reference: str | os.PathLike | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    custody: Custody | None = None,
     **options: Any,
 ) -> ExtractResult:
     """Find, align and save every face of `source` (a video, an image, or a folder of images) into `out_dir`.
 
     Keyword `options` replace fields of `settings`. Its `landmarker` names a `swapcore.faces.landmarks` plugin:
-    `dlib68` stores 68 points beside the detector's 5 (alignment still uses the 5), `mtcnn5` only the 5.
+    `dlib68` stores 68 points beside the detector's 5 (alignment still uses the 5), `mtcnn5` only the 5. With
+    `custody` (what the CLI and web jobs pass), the extraction is logged as an operation of `custody.actor` from
+    the source, and first sweeps with that log.
     """
     settings = replace(settings, **options)
     if not 64 <= settings.size <= 512:
@@ -319,10 +324,17 @@ def extract(
                            min_face=settings.min_face)
     face_landmarker = landmarks.create(settings.landmarker)
     reference_embedding = _reference_embedding(Path(reference), face_detector) if reference else None
-    staging = _prepare_staging(out_dir, overwrite)
+    staging = _prepare_staging(out_dir, overwrite, custody.log if custody else None)
+    source_ref = (AssetRef(opened.meta["sha256"], source.name),) if opened.meta["sha256"] else ()
     try:
-        result = _run(opened, face_detector, face_landmarker, staging, settings, reference_embedding, progress)
-        _publish(staging, out_dir)
+        with logged_operation(custody, "extract", source_ref, f"the faces of {source.name}") as operation:
+            result = _run(opened, face_detector, face_landmarker, staging, settings, reference_embedding, progress)
+            _publish(staging, out_dir)
+            if operation:
+                alignments = AssetRef(sha256_file(out_dir / "alignments.json"), f"{out_dir.name}/alignments.json")
+                operation.end(outputs=(alignments,),
+                              parameters={"faces": result["faces"], "frames": result["frames"],
+                                          "tracks": result["tracks"], "every": settings.every})
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

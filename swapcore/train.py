@@ -3,6 +3,8 @@
 A model folder is self-describing: `load_model(folder)` needs nothing else to rebuild the model and its weights.
 Training refuses to start unless every identity (face folder name, recorded in model.json) has a standing
 consent in the installation's custody log, and every preview it writes is sealed (watermark, C2PA, custody).
+Each run is an operation in that log (`provenance.operation`): begun from the face sets, ended by a `train` event
+naming the checkpoint it left, so a run killed in between is found and aborted by the next sweep.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import torch
 
 from provenance.consent import require_consent
+from provenance.custody.log import AssetRef, sha256_file
+from provenance.operation import Custody, logged_operation
 from provenance.seal import Sealer
 from provenance.work import sweep
 from swapcore.errors import SwapcoreError
@@ -58,11 +62,24 @@ def train(
     size = config.size or architecture(config.arch).default_size
     facesets = [load_faces(folder, size, holdout=config.holdout, alignment=config.alignment) for folder in face_dirs]
     _check_alignment(config.alignment, facesets)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 owns the model folder
+    main = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 owns the model folder and logs the run
+    if main:
         for folder in (Path(model_dir), Path(model_dir) / PREVIEWS):  # what a killed run left half-sealed
             sweep(folder, sealer.log)
-    previews = SealedPreviews(sealer, actor or getpass.getuser(), names)
-    return Trainer(facesets, Path(model_dir), config, previews).run(progress)
+    actor = actor or getpass.getuser()
+    custody = Custody(sealer.log, actor, tuple(names)) if main else None
+    faces = [AssetRef(face_set.data_sha256, f"{face_set.name} faces") for face_set in facesets]
+    with logged_operation(custody, "train", faces, f"the model {Path(model_dir).name}") as operation:
+        summary = Trainer(facesets, Path(model_dir), config, SealedPreviews(sealer, actor, names)).run(progress)
+        if operation:
+            operation.end(outputs=(_checkpoint(Path(model_dir)),), parameters={
+                "start_iteration": summary.start_iteration, "iteration": summary.iteration,
+                "stop_reason": summary.stop_reason})
+    return summary
+
+
+def _checkpoint(model_dir: Path) -> AssetRef:
+    return AssetRef(sha256_file(model_dir / bundle.CHECKPOINT), f"{model_dir.name}/{bundle.CHECKPOINT}")
 
 
 def _config(config: TrainConfig | None, options: dict[str, Any]) -> TrainConfig:

@@ -20,7 +20,6 @@ from django.core.management.base import CommandError
 from provenance import manifest
 from provenance.consent import record_consent
 from provenance.custody.log import sha256_file
-from provenance.work import open_operations
 from provenance.errors import ConsentError
 from provenance.installation import Installation
 from provenance.keys import KeyStore
@@ -389,7 +388,7 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
     assert any(name.endswith(".operation.json") for name in left)
     aborts_before = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
     signed = point.startswith("after signing")  # its sign event ends it in the log; the sweep adds the abort
-    begun = open_operations(sealer.log)  # the killed one, unless it was signed: begun, never ended
+    begun = sealer.log.open_operations()  # the killed one, unless it was signed: begun, never ended
     assert [event["actor"] for event in begun] == ([] if signed else ["killed@studio"])
     call_command("custody", "log", "--open")
     listing = capsys.readouterr().out
@@ -403,7 +402,7 @@ def test_a_killed_conversion_is_swept_and_logged_as_interrupted_and_a_rerun_is_t
     aborts = [e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]
     assert len(aborts) == len(aborts_before) + 1  # exactly one abort for the one interrupted operation
     assert aborts[-1]["actor"] == "killed@studio" and "interrupted: process" in aborts[-1]["reason"]
-    assert sealer.log.verify().ok and open_operations(sealer.log) == []
+    assert sealer.log.verify().ok and sealer.log.open_operations() == []
     assert convert(short_clip, model_dir, out / "y.mp4", sealer=sealer, actor="producer@studio").output.exists()
     assert len([e for e in sealer.log.history(sha256_file(short_clip)) if e["kind"] == "abort"]) == len(aborts)
 
@@ -426,7 +425,7 @@ def test_a_conversion_killed_after_delivering_before_its_clean_up_is_not_aborted
     convert(short_clip, model_dir, out / "y.mp4", sealer=sealer, actor="producer@studio")
     assert sorted(p.name for p in out.iterdir()) == ["x.mp4", "y.mp4"]
     _trusted(out / "x.mp4")
-    assert not sealer.log.events_of_kind("abort") and open_operations(sealer.log) == [] and sealer.log.verify().ok
+    assert not sealer.log.events_of_kind("abort") and sealer.log.open_operations() == [] and sealer.log.verify().ok
 
 
 # ---- 68-point alignment -----------------------------------------------------------------------------------------

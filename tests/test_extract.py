@@ -215,7 +215,8 @@ def test_a_version_1_file_loads_with_5_points_and_saves_as_version_2(d3, tmp_pat
     assert alignments.load(tmp_path / "v2.json").to_json() == loaded.to_json()
 
 
-def test_cli_chooses_the_landmarker(tmp_path, capsys):
+def test_cli_chooses_the_landmarker(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "extract tests")  # the CLI logs the extraction in custody
     call_command("extract", str(shared_file("images/grace_hopper.jpg")), "-o", str(tmp_path / "five"),
                  "--landmarks", "mtcnn5", "--size", "128")
     data = alignments.load(tmp_path / "five")

@@ -82,6 +82,35 @@ def test_lookups_span_the_merged_index_and_recent_appends(sqlite_log, monkeypatc
     assert len(log.events_of_kind("convert")) == 10
 
 
+def _operations(log: CustodyLog) -> dict[str, int]:
+    """Two seal sessions (one signed, one not) and two other operations (one extraction ended, one training not)."""
+    seal = [Event(kind="begin", actor="a", parameters={"watermark_id": n, "owner": "x"}) for n in (1, 2)]
+    other = [Event(kind="begin", actor="a", parameters={"operation": kind, "owner": "x"}) for kind in ("extract", "train")]
+    receipts = log.append_many([*seal, *other])
+    log.append_many([Event(kind="sign", actor="a", parameters={"watermark_id": 1}),
+                     Event(kind="extract", actor="a", parameters={"begin": receipts[2].seq})])
+    return {"signed": receipts[0].seq, "sealing": receipts[1].seq, "extracted": receipts[2].seq,
+            "training": receipts[3].seq}
+
+
+def test_open_operations_are_kept_at_append_and_rebuilt_for_an_older_log(log, custody_backend, key):
+    seqs = _operations(log)
+    open_now = [seqs["sealing"], seqs["training"]]
+    assert [event["seq"] for event in log.open_operations()] == open_now
+    assert [e["kind"] for e in log.events_of_operation(f"begin:{seqs['extracted']}")] == ["begin", "extract"]
+    assert [e["kind"] for e in log.events_of_operation("watermark:1")] == ["begin", "sign"]
+    log.append(Event(kind="abort", actor="a", parameters={"begin": seqs["training"]}))
+    assert [event["seq"] for event in log.open_operations()] == [seqs["sealing"]]
+
+    custody_backend.tamper(log.store, ("DROP TABLE custody_open",))  # as a log written before the table existed
+    log.store.close()
+    reopened = CustodyLog(custody_backend.open(), signing_key=key)
+    assert [event["seq"] for event in reopened.open_operations()] == [seqs["sealing"]]
+    reopened.append(Event(kind="abort", actor="a", parameters={"watermark_id": 2}))
+    assert reopened.open_operations() == [] and reopened.verify().ok
+    reopened.store.close()
+
+
 def test_store_refuses_update_and_delete(log, custody_backend):
     _filled(log, 3)
     with pytest.raises(custody_backend.refused, match="custody_entries is append-only"):

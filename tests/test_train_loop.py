@@ -112,12 +112,20 @@ def test_load_model_round_trip(learned, training_faces):
 
 
 def _train_in_subprocess(faces: list[Path], model_dir: Path, iterations: int, **options) -> subprocess.Popen:
-    settings = {**LEARN, **options}
-    code = (
-        "from tests.conftest import train_here; "
-        f"train_here({[str(p) for p in faces]!r}, {str(model_dir)!r}, iterations={iterations}, **{settings!r})"
-    )
-    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE)
+    """`faceproof train` in a child process, with LEARN's settings unless `options` change them."""
+    settings = {**LEARN, **options, "iterations": iterations}
+    arguments = ["--faces", *map(str, faces), "--model", str(model_dir)]
+    arguments += [text for name, value in settings.items() for text in (f"--{name.replace('_', '-')}", str(value))]
+    return subprocess.Popen([sys.executable, "-c", "from webapp.cli import main; main()", "train", *arguments], cwd=REPO,
+                            stderr=subprocess.PIPE, env={**os.environ, "TQDM_DISABLE": "1"})  # a bar would fill the pipe
+
+
+def _each_run_ended_once(log) -> list[str]:
+    """How each training run in the custody log ended (`train` or `abort`), each by exactly one event."""
+    begins = [event for event in log.events_of_kind("begin") if event["parameters"].get("operation") == "train"]
+    ends = [[e for e in log.events_of_operation(f"begin:{begin['seq']}") if e["kind"] != "begin"] for begin in begins]
+    assert all(len(end) == 1 for end in ends) and log.open_operations() == [] and log.verify().ok
+    return [end["kind"] for (end,) in ends]
 
 
 def _wait_for_row(process: subprocess.Popen, model_dir: Path, at_least: int, timeout: float = 120) -> None:
@@ -132,7 +140,8 @@ def _wait_for_row(process: subprocess.Popen, model_dir: Path, at_least: int, tim
 
 
 def test_resume_after_kill_continues_exactly(learned, training_faces, training_consent, tmp_path):
-    """SIGKILL a real training process after its save at 20; resuming reaches the uninterrupted run's state at 40."""
+    """SIGKILL a real `faceproof train` after its save at 20; resuming sweeps, logs the killed run's abort, and
+    reaches the uninterrupted run's state at 40."""
     reference, _ = learned
     killed = tmp_path / "killed"
     process = _train_in_subprocess(training_faces, killed, iterations=1000)
@@ -147,6 +156,12 @@ def test_resume_after_kill_continues_exactly(learned, training_faces, training_c
         assert got["loss"][name] == pytest.approx(want["loss"][name], rel=1e-5)
     assert sorted(_rows(killed)) == [0, 20, 40]
     assert not [p.name for p in killed.rglob("*") if "faceproof-work-" in p.name]  # the restart swept the folder
+    log = Installation.from_environment().custody_log()
+    assert _each_run_ended_once(log) == ["abort", "train"]
+    (abort,) = [e for e in log.events_of_kind("abort") if e["reason"].endswith("finishing the model killed")]
+    assert abort["reason"].startswith(f"interrupted: process {process.pid} ")
+    (trained,) = log.events_of_kind("train")
+    assert trained["parameters"]["iteration"] == 40 and trained["outputs"][0]["name"] == "killed/checkpoint.pt"
 
 
 _DIE_WRITING_THE_SECOND_CHECKPOINT = """
@@ -198,6 +213,7 @@ def test_a_kill_while_writing_a_checkpoint_resumes_from_the_one_before(learned, 
     for name, value in want["holdout_loss"].items():
         assert got["holdout_loss"][name] == pytest.approx(value, rel=1e-5)
     assert not [p.name for p in killed.rglob("*") if "faceproof-work-" in p.name]
+    assert _each_run_ended_once(Installation.from_environment().custody_log()) == ["abort", "train"]
 
 
 def test_sigterm_stops_cleanly_and_saves(training_faces, training_consent, tmp_path):
@@ -207,6 +223,7 @@ def test_sigterm_stops_cleanly_and_saves(training_faces, training_consent, tmp_p
     time.sleep(1.5)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
+    assert _each_run_ended_once(Installation.from_environment().custody_log()) == ["train"]  # a clean stop is an end, not an abort
     last = max(_rows(model_dir))
     assert 0 < last < 100_000
     assert bundle.read_checkpoint(model_dir / bundle.CHECKPOINT)["iteration"] == last

@@ -229,7 +229,7 @@ def test_extract_job_then_faces_grid_review(project, members, web, django_captur
     assert "Faces (4)" in page and client.get(f"/identities/{identity.pk}/faces/{names[0]}").status_code == 404
     with custody_log() as log:
         kinds = [e["kind"] for e in log.events_for_identity(identity.custody_name)]
-    assert kinds == ["ingest", "extract"]
+    assert kinds == ["ingest", "begin", "extract"]  # the job began from the upload, then ended
 
 
 def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, members, web, monkeypatch):
@@ -337,6 +337,20 @@ def test_serve_and_every_worker_sweep_what_killed_jobs_left_in_the_media(web):
     with custody_log() as log:
         (abort,) = log.events_of_kind("abort")
     assert abort["actor"] == "alice@studio" and abort["reason"].startswith("interrupted: process")
+
+
+def test_serve_and_its_worker_threads_sweep_the_media_once_per_process(web, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webapp.jobs import tasks
+
+    sweeps = []
+    monkeypatch.setattr(tasks, "sweep_media", lambda: sweeps.append(1) or ["org_1/.x.encoding.faceproof-work-dead"])
+    tasks._first_sweep.cache_clear()
+    with ThreadPoolExecutor(4) as pool:  # `serve` itself and three job workers starting together
+        swept = list(pool.map(lambda _: tasks.sweep_media_at_start(), range(4)))
+    tasks._first_sweep.cache_clear()
+    assert len(sweeps) == 1 and swept == [["org_1/.x.encoding.faceproof-work-dead"]] * 4
 
 
 def test_admin_role_and_membership_helpers(orgs):

@@ -111,7 +111,7 @@ def test_postgres_and_redis_run_a_job_across_a_web_node_and_a_worker(tmp_path, p
             assert state["result"]["faces"] == 3 and state["heartbeat"]
             assert "from queue faceproof-gpu" in state["log"]
             custody = api.get(f"{url}/api/custody/assets/{upload.json()['sha256']}/").json()  # from PostgreSQL
-            assert [event["kind"] for event in custody["events"]] == ["ingest", "extract"]
+            assert [event["kind"] for event in custody["events"]] == ["ingest", "begin", "extract"]
         finally:
             web.terminate()
             worker.terminate()

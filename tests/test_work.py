@@ -9,9 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from provenance.custody.log import AssetRef, CustodyLog, Event
+from provenance.custody.store import SQLiteCustodyStore
+from provenance.errors import ProvenanceError
+from provenance.operation import Custody, logged_operation
 from provenance.installation import Installation
-from provenance.work import RECORD_SUFFIX, exchange, me, open_operations, owner_of, replace_atomically, sweep, sweep_tree
+from provenance.work import (
+    RECORD_SUFFIX, exchange, me, owner_of, process, replace_atomically, sweep, sweep_tree,
+)
 
 _DIE_MID_WORK = """
 import os, sys
@@ -61,7 +69,7 @@ def test_sweep_removes_dead_work_logs_one_abort_and_leaves_live_work(tmp_path, m
     assert abort["actor"] == "alice@studio" and abort["inputs"][0]["name"] == "target.mp4"
     assert abort["reason"].startswith("interrupted: process") and abort["parameters"]["watermark_id"] == 7
     assert sweep_tree(tmp_path / "media", log) == [] and len(log.events_of_kind("abort")) == 1
-    assert log.verify().ok and open_operations(log) == []
+    assert log.verify().ok and log.open_operations() == []
 
 
 def test_two_sweeps_at_once_log_one_abort(tmp_path, monkeypatch):
@@ -86,29 +94,87 @@ def test_two_sweeps_at_once_log_one_abort(tmp_path, monkeypatch):
         assert logs[1].verify().ok
 
 
+def test_a_sweep_reads_what_is_open_not_the_whole_log(tmp_path):
+    """300 finished seal sessions and one of a dead process: the sweep reads a few entries, and no whole kind."""
+    log = CustodyLog(SQLiteCustodyStore(tmp_path / "custody.sqlite3"), signing_key=Ed25519PrivateKey.generate())
+    dead = process(2**22 + 1).token  # above Linux's largest PID: never a running process
+    for first in range(0, 300, 100):
+        log.append_many([Event(kind=kind, actor="a", parameters={"watermark_id": n, "owner": "faceproof-work-done"})
+                         for n in range(first, first + 100) for kind in ("begin", "sign")])
+    begun = log.append(Event(kind="begin", actor="a", parameters={"watermark_id": 300, "owner": dead}))
+    read, looked_up = [], []
+    entry, lookup = log.entry, log.store.lookup
+    log.entry = lambda seq: read.append(seq) or entry(seq)
+    log.store.lookup = lambda key: looked_up.append(key) or lookup(key)
+
+    sweep(tmp_path, log)
+    assert len(read) < 5 and set(read) == {begun.seq} and not [key for key in looked_up if key.startswith("kind:")]
+    (abort,) = [log.entry(seq) for seq in lookup("kind:abort")]
+    assert abort["parameters"] == {"watermark_id": 300, "begin": begun.seq} and log.open_operations() == []
+
+
+def test_an_operation_ends_once_in_its_own_event_or_an_abort(tmp_path):
+    log = CustodyLog(SQLiteCustodyStore(tmp_path / "custody.sqlite3"), signing_key=Ed25519PrivateKey.generate())
+    custody, source = Custody(log, "alice@studio", ("alice",)), AssetRef("ab" * 32, "clip.mp4")
+    with logged_operation(custody, "extract", [source], "the faces of clip.mp4") as extraction:
+        extraction.end(parameters={"faces": 3})
+    with pytest.raises(KeyError), logged_operation(custody, "train", [source], "the model m"):
+        raise KeyError("no such face")
+    with pytest.raises(ProvenanceError, match="without ending"), logged_operation(custody, "train", [source], "m"):
+        pass
+    with logged_operation(None, "extract", [source], "nothing logged") as unlogged:
+        assert unlogged is None
+    history = log.history(source.sha256)
+    assert [e["kind"] for e in history] == ["ingest", "begin", "extract", "begin", "abort", "begin", "abort"]
+    assert history[2]["parameters"] == {"faces": 3, "begin": history[1]["seq"]} and history[2]["identities"] == ["alice"]
+    assert history[4]["reason"] == "stopped by KeyError: 'no such face'"
+    assert history[6]["reason"] == "its code returned without logging its end"
+    assert history[3]["parameters"]["operation"] == "train" and owner_of(history[3]["parameters"]["owner"]) == me()
+    assert log.open_operations() == [] and log.verify().ok
+
+
 _KILLED_EXTRACTING = """
 import os, signal, sys
 from swapcore import media
-from swapcore.extract import extract
 def killed(path, image):
     os.kill(os.getpid(), signal.SIGKILL)  # the first face crop: the staging folder exists, the output does not
 media.write_image = killed
-extract(sys.argv[1], sys.argv[2], size=64)
+from webapp.cli import main
+main(["extract", sys.argv[1], "-o", sys.argv[2], "--size", "64", "--actor", "killed@studio"])
 """
 
 
-def test_a_killed_extraction_leaves_a_staging_folder_that_the_next_one_removes(tmp_path):
-    from swapcore.extract import extract
+def test_a_killed_extraction_is_swept_and_aborted_once_by_the_next(tmp_path, monkeypatch, capsys):
+    """`faceproof extract` killed mid-way leaves a staging folder and an open begin: the next extraction into
+    that folder removes the one and logs one abort for the other, and its own run ends in `extract`."""
+    from django.core.management import call_command
+
     from tests.conftest import shared_file
 
+    monkeypatch.setenv("FACEPROOF_KEY_PASSPHRASE", "work tests")
     source = shared_file("images/astronaut.png")
     child = subprocess.run([sys.executable, "-c", _KILLED_EXTRACTING, str(source), str(tmp_path / "faces")],
                            cwd=Path(__file__).parent.parent)
     assert child.returncode == -9
     (staging,) = [p for p in tmp_path.iterdir() if "faceproof-work-" in p.name]
-    extract(source, tmp_path / "faces", size=64)
+    log = Installation.from_environment().custody_log()
+    (killed,) = log.open_operations()
+    assert killed["parameters"]["operation"] == "extract" and killed["actor"] == "killed@studio"
+    assert [e["kind"] for e in log.history(killed["inputs"][0]["sha256"])] == ["ingest", "begin"]
+    call_command("custody", "log", "--open")
+    assert "(extract; process" in capsys.readouterr().out
+
+    call_command("extract", str(source), "-o", str(tmp_path / "faces"), "--size", "64")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces"] and not staging.exists()
     assert not [p.name for p in (tmp_path / "faces").rglob("*") if "faceproof-work-" in p.name or ".tmp" in p.name]
+    history = log.history(killed["inputs"][0]["sha256"])
+    assert [e["kind"] for e in history] == ["ingest", "begin", "abort", "begin", "extract"]
+    abort, rerun, extracted = history[2:]
+    assert abort["parameters"] == {"begin": killed["seq"]} and abort["actor"] == "killed@studio"
+    pid = owner_of(killed["parameters"]["owner"]).pid
+    assert abort["reason"] == f"interrupted: process {pid} ended without finishing the faces of astronaut.png"
+    assert extracted["parameters"]["begin"] == rerun["seq"] and extracted["outputs"][0]["name"] == "faces/alignments.json"
+    assert log.open_operations() == [] and log.verify().ok
 
 
 _KILLED_AFTER_BEGIN = """
@@ -129,7 +195,7 @@ def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_p
     child = subprocess.Popen([sys.executable, "-c", _KILLED_AFTER_BEGIN, str(source)], cwd=Path(__file__).parent.parent)
     assert child.wait() == -9
     log = Installation.from_environment().custody_log(writable=True)
-    (begun,) = open_operations(log)
+    (begun,) = log.open_operations()
     assert begun["actor"] == "bob@studio" and owner_of(begun["parameters"]["owner"]).pid == child.pid
 
     sweep(tmp_path, log)
@@ -138,7 +204,7 @@ def test_a_process_killed_between_begin_and_its_first_file_is_aborted_once(tmp_p
     assert abort["parameters"] == {"watermark_id": begun["parameters"]["watermark_id"], "begin": begun["seq"]}
     assert abort["reason"].startswith("interrupted: process") and abort["reason"].endswith("finishing x.mp4")
     sweep(tmp_path, log)
-    assert len(log.events_of_kind("abort")) == 1 and open_operations(log) == [] and log.verify().ok
+    assert len(log.events_of_kind("abort")) == 1 and log.open_operations() == [] and log.verify().ok
 
 
 _KILLED_WRITING = """

@@ -14,10 +14,32 @@ from provenance.errors import CustodyError
 
 EVENT_KINDS = frozenset(
     {"ingest", "extract", "train", "convert", "watermark", "sign", "export", "download", "verify", "delete", "consent",
-     "abort", "begin"}  # begin: a seal session started making an output (parameters: its watermark_id); it ends
-    # in a `sign` of that output or an `abort` (work stopped before delivering it; `reason` says why)
+     "abort", "begin"}  # begin: an operation started (parameters: its owner process); see `operation_begun`
 )
 RECORD_VERSION = 1
+# The kinds that end an operation other than a seal session, citing its begin's sequence number as `begin`.
+_ENDS_A_BEGIN = frozenset({"extract", "train", "abort"})
+
+
+def operation_begun(kind: str, seq: int, parameters: Mapping[str, Any]) -> str | None:
+    """The key of the operation that the entry at `seq` begins (None: it begins none).
+
+    A seal session is named by its watermark ID: its `begin` opens it and a `sign` of its output or an `abort`
+    (work stopped before delivering it; `reason` says why) ends it. Any other operation (an extraction, a
+    training run) is named by its `begin`'s sequence number, which the event that ends it (its own kind on
+    success, else `abort`) cites as the parameter `begin`."""
+    if kind != "begin":
+        return None
+    return f"watermark:{parameters['watermark_id']}" if "watermark_id" in parameters else f"begin:{seq}"
+
+
+def operation_ended(kind: str, parameters: Mapping[str, Any]) -> str | None:
+    """The key of the operation that an entry ends (None: it ends none); see `operation_begun`."""
+    if kind in ("sign", "abort") and "watermark_id" in parameters:
+        return f"watermark:{parameters['watermark_id']}"
+    if kind in _ENDS_A_BEGIN and "begin" in parameters:
+        return f"begin:{parameters['begin']}"
+    return None
 
 
 def tool_version() -> str:
@@ -97,4 +119,12 @@ class Event:
         keys = {f"sha256:{asset.sha256}" for asset in (*self.inputs, *self.outputs)}
         keys |= {f"identity:{name}" for name in self.identities}
         keys.add(f"kind:{self.kind}")
+        keys |= {f"operation:{key}" for key in (self.begins(seq), self.ends()) if key}
         return [(key, seq) for key in sorted(keys)]
+
+    def begins(self, seq: int) -> str | None:
+        """The operation this event begins when stored at `seq` (`operation_begun`)."""
+        return operation_begun(self.kind, seq, self.parameters)
+
+    def ends(self) -> str | None:
+        return operation_ended(self.kind, self.parameters)

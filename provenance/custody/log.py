@@ -116,6 +116,8 @@ class CustodyLog:
             tree, prev = head.tree.copy(), head.last_leaf
             entries: list[StoredEntry] = []
             keys: list[tuple[str, int]] = []
+            opened: list[tuple[str, int]] = []
+            ended: list[str] = []
             for event in keep(events) if keep else events:
                 seq = tree.size
                 body = canonical_json(event.record(seq, prev, time, self._host, self._tool))
@@ -123,8 +125,12 @@ class CustodyLog:
                 tree.append(prev)
                 entries.append(StoredEntry(seq, body, prev))
                 keys.extend(event.index_keys(seq))
+                if begun := event.begins(seq):
+                    opened.append((begun, seq))
+                if finished := event.ends():
+                    ended.append(finished)
             checkpoint = sign_checkpoint(key, tree.size, tree.root(), time)
-            return AppendBatch(entries, keys, checkpoint, LogHead(tree, prev))
+            return AppendBatch(entries, keys, checkpoint, LogHead(tree, prev), opened, ended)
 
         batch = self.store.append(prepare)
         self._published(batch.checkpoint)
@@ -165,6 +171,14 @@ class CustodyLog:
 
     def events_for_identity(self, identity: str) -> list[dict[str, Any]]:
         return [self.entry(seq) for seq in self.store.lookup(f"identity:{identity}")]
+
+    def events_of_operation(self, operation: str) -> list[dict[str, Any]]:
+        """The events that began or ended the operation named `operation` (`events.operation_begun`)."""
+        return [self.entry(seq) for seq in self.store.lookup(f"operation:{operation}")]
+
+    def open_operations(self) -> list[dict[str, Any]]:
+        """The `begin` events that nothing has ended yet, oldest first: a read of what is open, whatever the log's size."""
+        return [self.entry(seq) for seq in self.store.open_operations()]
 
     def tree_levels(self, size: int) -> TreeLevels:
         return TreeLevels(self.store.leaves(size))

@@ -12,7 +12,8 @@ semantics:
   writer that dies mid-append rolls back and its lock goes with its session.
 - Durable on return: every append is one transaction committed with synchronous_commit=on (set for this
   session whatever the server's default), so it is in the server's flushed WAL before `append` returns.
-- Lookups: one (key, seq) B-tree with the same fixed-width keys as the SQLite store.
+- Lookups: one (key, seq) B-tree with the same fixed-width keys as the SQLite store; open operations: the same
+  table as the SQLite store's, filled from the entries the first time a store opens a log made before it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from provenance.custody.store import (
     AppendBatch, Checkpoint, Cosignature, LogHead, StoredEntry, StoredTimestamp, _index_key, _stored_keys, cached_head,
-    timestamps_query,
+    replayed_operations, timestamps_query,
 )
 from provenance.errors import CustodyError
 
@@ -70,6 +71,10 @@ CREATE TABLE IF NOT EXISTS custody_head (
     peaks BYTEA NOT NULL,
     last_leaf BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS custody_open (
+    operation TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL
+);
 CREATE OR REPLACE FUNCTION custody_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
@@ -90,6 +95,7 @@ _WRITER_GRANTS = (
     "GRANT SELECT, INSERT ON custody_entries, custody_checkpoints, custody_index, custody_cosignatures, "
     "custody_timestamps TO {role}",
     "GRANT SELECT, INSERT, UPDATE ON custody_head TO {role}",
+    "GRANT SELECT, INSERT, DELETE ON custody_open TO {role}",
     "GRANT USAGE ON SEQUENCE custody_checkpoints_id_seq, custody_cosignatures_id_seq, custody_timestamps_id_seq "
     "TO {role}",
 )
@@ -97,8 +103,13 @@ _WRITER_GRANTS = (
 # EXISTS can otherwise fail on the catalogue's unique indexes. (The number spells "fpcusto".)
 _SCHEMA_LOCK = 0x66_70_63_75_73_74_6F
 _SCHEMA_READY = (
-    "SELECT to_regclass('custody_head') IS NOT NULL AND (SELECT count(*) FROM pg_trigger "
+    "SELECT to_regclass('custody_open') IS NOT NULL AND (SELECT count(*) FROM pg_trigger "
     "WHERE tgfoid = to_regprocedure('custody_refuse_change()') AND tgenabled <> 'D') = %s"
+)
+# Read from pg_class, not with to_regclass: the catalogue cache need not show yet a table that another opener
+# created while this one waited for the schema lock, and a second fill would wait for the head behind appenders.
+_HAS_OPEN_OPERATIONS = (
+    "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'custody_open' AND relnamespace = current_schema()::regnamespace)"
 )
 _PAGE = 10_000
 _MAX_SEQ = (1 << 63) - 1
@@ -152,10 +163,21 @@ class PostgresCustodyStore:
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                fill = not self._db.execute(_HAS_OPEN_OPERATIONS).fetchone()[0]
                 self._db.execute(_TABLES)
+                if fill:  # the head's lock before the triggers' locks on the tables, in the order appenders take them
+                    self._db.execute("LOCK TABLE custody_head IN EXCLUSIVE MODE")
                 self._db.execute(_TRIGGERS)
+                if fill:
+                    self._fill_open_operations()
         except psycopg.ProgrammingError as exc:  # e.g. a role without CREATE on the schema
             raise CustodyError(f"{_safe_url(self.url)}: cannot create the custody tables ({exc})") from None
+
+    def _fill_open_operations(self) -> None:
+        """The table of open operations of a log made before it existed, from its entries (appenders wait)."""
+        still_open, keys = replayed_operations(self.entries())
+        self._insert_open(list(still_open.items()))
+        self._insert_keys(keys)
 
     def grant_writer(self, role: str) -> None:
         """Let `role` append and read this log and nothing more (run as the tables' owner)."""
@@ -173,12 +195,9 @@ class PostgresCustodyStore:
                 "INSERT INTO custody_entries (seq, body, leaf) SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[])",
                 ([e.seq for e in batch.entries], [e.body for e in batch.entries], [e.leaf for e in batch.entries]),
             )
-            keys = _stored_keys(batch.index_keys)
-            self._db.execute(
-                "INSERT INTO custody_index (key, seq) SELECT * FROM unnest(%b::bytea[], %b::bigint[]) "
-                "ON CONFLICT DO NOTHING",  # two keys of one event sharing 128 hash bits: one row serves both
-                ([key for key, _ in keys], [seq for _, seq in keys]),
-            )
+            self._insert_keys(batch.index_keys)
+            self._insert_open(batch.opened)
+            self._db.execute("DELETE FROM custody_open WHERE operation = ANY(%s)", (batch.ended,))
             self._insert_checkpoint(batch.checkpoint)
             self._save_head(batch.head)
         return batch
@@ -200,6 +219,20 @@ class PostgresCustodyStore:
         with _reported(self.url), self._db.transaction():
             self._db.execute("INSERT INTO custody_timestamps (size, checkpoint, token) VALUES (%s, %s, %s)",
                              (size, checkpoint, token))
+
+    def _insert_keys(self, index_keys: list[tuple[str, int]]) -> None:
+        keys = _stored_keys(index_keys)
+        self._db.execute(
+            "INSERT INTO custody_index (key, seq) SELECT * FROM unnest(%b::bytea[], %b::bigint[]) "
+            "ON CONFLICT DO NOTHING",  # two keys of one event sharing 128 hash bits: one row serves both
+            ([key for key, _ in keys], [seq for _, seq in keys]),
+        )
+
+    def _insert_open(self, opened: list[tuple[str, int]]) -> None:
+        self._db.execute(
+            "INSERT INTO custody_open (operation, seq) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+            "ON CONFLICT DO NOTHING", ([key for key, _ in opened], [seq for _, seq in opened]),
+        )
 
     @contextmanager
     def _locked_head(self) -> Iterator[LogHead]:
@@ -262,6 +295,10 @@ class PostgresCustodyStore:
         with _reported(self.url):
             rows = self._db.execute("SELECT seq FROM custody_index WHERE key = %s ORDER BY seq", (_index_key(key),))
             return [seq for (seq,) in rows]
+
+    def open_operations(self) -> list[int]:
+        with _reported(self.url):
+            return [seq for (seq,) in self._db.execute("SELECT seq FROM custody_open ORDER BY seq")]
 
     def cosignatures(self, checkpoint: str) -> list[str]:
         with _reported(self.url):

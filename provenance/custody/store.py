@@ -8,19 +8,26 @@ returns. Everything else only reads.
 SQLite settings: WAL journal with synchronous=FULL, so a committed append survives a crash or power
 loss; triggers refuse UPDATE and DELETE on the log's tables (append-only discipline; an attacker with the
 file can still edit it, which is what the signed checkpoints and `verify` are for).
+
+Beside the entries, each store keeps two caches derived from them, written in the same transaction as each
+append and never read by verification: the lookup index, and the table of open operations (each `begin` not yet
+ended, `provenance.custody.events.operation_begun`), so finding what is open costs what is open, not the log's
+size. A log made before that table existed gets it, filled from its entries, the first time it is opened.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from provenance.custody.events import operation_begun, operation_ended
 from provenance.custody.merkle import HASH_SIZE, CompactTree
 from provenance.errors import CustodyError
 
@@ -56,9 +63,11 @@ class LogHead:
 @dataclass(frozen=True)
 class AppendBatch:
     entries: list[StoredEntry]
-    index_keys: list[tuple[str, int]]  # (key, seq): "sha256:<hex>", "identity:<name>", "kind:<kind>"
+    index_keys: list[tuple[str, int]]  # (key, seq): "sha256:<hex>", "identity:<name>", "kind:<kind>", "operation:<key>"
     checkpoint: Checkpoint
     head: LogHead
+    opened: list[tuple[str, int]] = field(default_factory=list)  # (operation key, its begin's seq)
+    ended: list[str] = field(default_factory=list)  # operation keys, applied after `opened`
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,8 @@ class CustodyStore(Protocol):
     def checkpoints(self) -> list[Checkpoint]: ...
 
     def lookup(self, key: str) -> list[int]: ...
+
+    def open_operations(self) -> list[int]: ...  # the seqs of the begins not yet ended, ascending
 
     def add_cosignatures(self, cosignatures: list[Cosignature]) -> None: ...
 
@@ -158,6 +169,7 @@ CREATE TABLE IF NOT EXISTS custody_head (
     last_leaf BLOB NOT NULL
 );
 """
+_OPEN_OPERATIONS = "CREATE TABLE custody_open (operation TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
 
 _APPEND_ONLY_TABLES = ("custody_entries", "custody_checkpoints", "custody_index", "custody_cosignatures",
                        "custody_timestamps")
@@ -188,6 +200,23 @@ def _append_only_triggers() -> str:
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
             )
     return "\n".join(statements)
+
+
+def replayed_operations(entries: Iterable[StoredEntry]) -> tuple[dict[str, int], list[tuple[str, int]]]:
+    """For a log written before the table of open operations existed: the operations its entries leave open
+    (key -> begin seq) and the index keys of the events that begin or end one, for the store to fill in once."""
+    still_open: dict[str, int] = {}
+    keys: list[tuple[str, int]] = []
+    for entry in entries:
+        record = json.loads(entry.body)
+        begun = operation_begun(record["kind"], entry.seq, record["parameters"])
+        ended = operation_ended(record["kind"], record["parameters"])
+        keys += [(f"operation:{key}", entry.seq) for key in (begun, ended) if key]
+        if begun:
+            still_open.setdefault(begun, entry.seq)
+        if ended:
+            still_open.pop(ended, None)
+    return still_open, keys
 
 
 def timestamps_query(checkpoint: str | None, placeholder: str) -> tuple[str, tuple[str, ...]]:
@@ -244,6 +273,8 @@ class SQLiteCustodyStore:
         try:
             # The write lock first: a read that upgrades to a write fails at once in WAL mode, without waiting.
             connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _append_only_triggers() + "COMMIT;")
+            if not _has_open_operations(connection):
+                _add_open_operations(connection)
         except sqlite3.DatabaseError:
             connection.close()
             raise
@@ -265,6 +296,8 @@ class SQLiteCustodyStore:
                 [(entry.seq, entry.body, entry.leaf) for entry in batch.entries],
             )
             self._db.executemany("INSERT INTO custody_index_recent (key, seq) VALUES (?, ?)", _stored_keys(batch.index_keys))
+            self._db.executemany("INSERT OR IGNORE INTO custody_open (operation, seq) VALUES (?, ?)", batch.opened)
+            self._db.executemany("DELETE FROM custody_open WHERE operation = ?", [(key,) for key in batch.ended])
             if batch.entries and batch.entries[0].seq // MERGE_EVERY != batch.head.tree.size // MERGE_EVERY:
                 self._merge_index()
             self._insert_checkpoint(batch.checkpoint)
@@ -363,6 +396,26 @@ class SQLiteCustodyStore:
             (stored, stored),
         )
         return [seq for (seq,) in rows]
+
+    def open_operations(self) -> list[int]:
+        return [seq for (seq,) in self._db.execute("SELECT seq FROM custody_open ORDER BY seq")]
+
+
+def _has_open_operations(connection: sqlite3.Connection) -> bool:
+    return connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'custody_open'").fetchone() is not None
+
+
+def _add_open_operations(connection: sqlite3.Connection) -> None:
+    """Create and fill the table of open operations of a log made before it existed (under the write lock: one
+    opener fills it, from entries no append changes meanwhile)."""
+    with ImmediateTransaction(connection):
+        if _has_open_operations(connection):
+            return
+        connection.execute(_OPEN_OPERATIONS)
+        rows = connection.execute("SELECT seq, body FROM custody_entries ORDER BY seq")
+        still_open, keys = replayed_operations(StoredEntry(seq, bytes(body), b"") for seq, body in rows)
+        connection.executemany("INSERT INTO custody_open (operation, seq) VALUES (?, ?)", still_open.items())
+        connection.executemany("INSERT INTO custody_index_recent (key, seq) VALUES (?, ?)", _stored_keys(keys))
 
 
 class ImmediateTransaction:

@@ -29,7 +29,7 @@ from swapcore.faces.align import crop_with
 from swapcore.options import option
 from swapcore.pipelining import read_ahead
 from swapcore.train import LoadedModel
-from swapcore.training.trainer import PRECISIONS
+from swapcore.training.settings import PRECISIONS
 
 log = logging.getLogger("swapcore.convert")
 Progress = Callable[[int, int], None]

@@ -1,21 +1,19 @@
-"""The training loop: shared encoder, per-identity decoders, checkpointed, resumable and self-healing.
+"""The trainer: shared encoder, per-identity decoders, checkpointed, resumable and self-healing.
 
 Every iteration draws `batch` faces per identity, augments them as one batch, runs them through the shared
 encoder together (one large batch uses the hardware better than N small ones) and each identity's slice
 through its own decoder. A save writes the checkpoint, evaluates the fixed held-out faces, and appends to
 metrics.jsonl, the preview grid and the loss curve (both sealed). A non-finite loss rolls back to the last save.
+The loop that drives it is `swapcore.training.loop`; what it is configured with and reports, `.settings`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,119 +22,20 @@ from torch import nn
 
 from swapcore import __version__
 from swapcore.errors import SwapcoreError
-from swapcore.faces.align import ALIGNMENTS
-from swapcore.models import ARCHITECTURES, SwapModel, architecture, create
-from swapcore.options import option
+from swapcore.models import SwapModel, architecture, create
 from swapcore.training import augment as aug
-from swapcore.training import bundle, distributed, losses, report
+from swapcore.training import bundle, distributed, loop, losses, report
 from swapcore.training.data import FaceSet
+from swapcore.training.settings import (
+    Evaluation, Progress, TrainConfig, TrainSummary, pick_device, wants_bf16,
+)
 
 log = logging.getLogger("swapcore.training")
 MAX_CONSECUTIVE_ROLLBACKS = 3
-PRECISIONS = ("auto", "bf16", "fp32")  # auto: bf16 where the hardware runs it natively
 
 
 class TrainingDivergedError(SwapcoreError):
     """The loss kept turning NaN/inf even after rolling back and lowering the learning rate."""
-
-
-@dataclass
-class TrainConfig:
-    arch: str = option("original", choices=lambda: sorted(ARCHITECTURES), help="model architecture")
-    size: int | None = option(None, minimum=32, maximum=512,
-                              help="model face size in px (default: the architecture's; hires: 64, 128 or 256)")
-    batch: int = option(16, minimum=1, maximum=256, help="faces per identity per iteration")
-    iterations: int = option(100_000, minimum=1, maximum=10_000_000, label="Total iterations",
-                             help="total iterations to reach, counting those before a resume")
-    save_every: int = option(250, minimum=1, maximum=100_000, label="Checkpoint and preview every",
-                             help="iterations between checkpoints")
-    time_limit: float | None = None  # seconds of this run
-    plateau_patience: int | None = option(None, flag="plateau", web=False,
-                                          help="stop after this many saves without held-out improvement")
-    plateau_delta: float = 0.005  # relative improvement that counts
-    lr: float = option(5e-5, web=False, help="Adam learning rate")
-    loss: str = option("ssim+l1", web=False, help="loss terms joined by + from ssim, l1, mse, edge")
-    mask_loss: str = option("mse", choices=losses.MASK_LOSSES, web=False, help="mask loss (models with a mask)")
-    mask_weight: float = 1.0
-    precision: str = option("auto", choices=PRECISIONS, web=False,
-                            help="autocast precision; auto uses bf16 where the hardware has it")
-    channels_last: bool = option(True, web=False, help="use the channels-last memory layout (faster convolutions)")
-    compile: bool = option(False, web=False, help="torch.compile the model (slow start, faster steps)")
-    device: str = option("auto", web=False, help="auto, cpu, cuda, cuda:N")
-    holdout: int = 4  # faces per identity kept out of training, for previews and evaluation
-    seed: int = option(0, web=False, help="random seed of a new model")
-    alignment: str = option("5", choices=ALIGNMENTS, web=False,
-                            help="align the faces by their 5 points or by their 68 (where extraction found them; "
-                                 "conversion follows the model's choice)")
-    augment: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Progress:
-    iteration: int
-    iterations: int
-    losses: dict[str, float]
-    eg_per_s: float
-    elapsed: float
-
-
-@dataclass
-class Evaluation:
-    loss: dict[str, float]
-    ssim: dict[str, float]
-
-
-@dataclass
-class TrainSummary:
-    model_dir: Path
-    arch: str
-    start_iteration: int
-    iteration: int
-    stop_reason: str
-    losses: dict[str, float]
-    holdout: Evaluation
-    eg_per_s: float
-    seconds: float
-    rollbacks: int
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SwapcoreError("--device cuda was asked for, but no CUDA GPU is available")
-    return device
-
-
-def wants_bf16(precision: str, device: torch.device) -> bool:
-    """bf16 autocast where the hardware runs it natively (Ampere+ GPUs, CPUs with AVX512-BF16/AMX)."""
-    if precision not in PRECISIONS:
-        raise SwapcoreError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision != "auto":
-        return precision == "bf16"
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM ask for a clean stop (which saves) instead of killing; only in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in handlers:
-        signal.signal(sig, lambda signum, frame: stop.set())
-    try:
-        yield
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
 
 
 def identity_letter(index: int) -> str:
@@ -433,71 +332,7 @@ class Trainer:
 
     # ----- the loop ---------------------------------------------------------------------------------------
     def run(self, progress: Callable[[Progress], None] | None = None) -> TrainSummary:
-        self.start()
-        stop = threading.Event()
-        start_iteration, started = self.iteration, time.perf_counter()
-        interval = _Interval(len(self.names), self.config.batch * len(self.names))
-        reason, evaluation, last_losses = "iterations", None, {}
-        with stop_on_signals(stop):
-            while self.iteration < self.config.iterations:
-                timed_out = self.config.time_limit is not None and time.perf_counter() - started >= self.config.time_limit
-                if distributed.any_rank(self.world, stop.is_set() or timed_out, self.device):  # all stop together
-                    reason = "time limit" if timed_out else "interrupted"
-                    break
-                per_identity = self.step()
-                if per_identity is None:
-                    interval = _Interval(len(self.names), self.config.batch * len(self.names))
-                    continue
-                interval.add(per_identity)
-                if progress and self.world.main:
-                    progress(Progress(self.iteration, self.config.iterations, interval.last(self.names),
-                                      interval.rate(), time.perf_counter() - started))
-                if self.iteration % self.config.save_every == 0:
-                    last_losses = interval.mean(self.names)
-                    evaluation = self.save(last_losses, interval.rate())
-                    interval = _Interval(len(self.names), self.config.batch * len(self.names))
-                    if self.plateaued(evaluation):
-                        reason = "plateau"
-                        break
-            if interval.count:  # a clean stop always saves what the last interval learned
-                last_losses = interval.mean(self.names)
-                evaluation = self.save(last_losses, interval.rate())
-        if evaluation is None:
-            evaluation, _ = self.evaluate()
-        seconds = time.perf_counter() - started
-        done = self.iteration - start_iteration
-        return TrainSummary(
-            model_dir=self.model_dir, arch=self.config.arch, start_iteration=start_iteration,
-            iteration=self.iteration, stop_reason=reason, losses=last_losses,
-            holdout=evaluation, eg_per_s=done * self.config.batch * len(self.names) / seconds if seconds else 0.0,
-            seconds=seconds, rollbacks=self.rollbacks,
-        )
-
-
-class _Interval:
-    """Per-identity losses and throughput since the last save."""
-
-    def __init__(self, identities: int, examples_per_step: int) -> None:
-        self.total = torch.zeros(identities)
-        self.latest = torch.zeros(identities)
-        self.count = 0
-        self.examples_per_step = examples_per_step
-        self.started = time.perf_counter()
-
-    def add(self, per_identity: torch.Tensor) -> None:
-        self.latest = per_identity.float().cpu()
-        self.total += self.latest
-        self.count += 1
-
-    def last(self, names: list[str]) -> dict[str, float]:
-        return dict(zip(names, self.latest.tolist()))
-
-    def mean(self, names: list[str]) -> dict[str, float]:
-        return dict(zip(names, (self.total / max(1, self.count)).tolist()))
-
-    def rate(self) -> float:
-        seconds = time.perf_counter() - self.started
-        return self.count * self.examples_per_step / seconds if seconds > 0 else 0.0
+        return loop.run(self, progress)
 
 
 def _described(config: dict[str, Any]) -> str:

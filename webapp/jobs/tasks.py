@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -132,10 +133,26 @@ def sweep_media() -> list[str]:
         return sweep_tree(Path(settings.MEDIA_ROOT), log)
 
 
+_start_sweep = threading.Lock()
+
+
+def sweep_media_at_start() -> list[str]:
+    """`sweep_media` once per process, returning what that sweep removed: `faceproof serve` and each of its job
+    worker threads call this as they start, moments apart, and each further sweep would read the whole media tree
+    again to find what the first one left: the work of processes that were running a moment before."""
+    with _start_sweep:
+        return list(_first_sweep())
+
+
+@functools.cache
+def _first_sweep() -> tuple[str, ...]:
+    return tuple(sweep_media())
+
+
 @on_startup()
 def _recover_on_start() -> None:
     if not HUEY.immediate:
-        sweep_media()
+        sweep_media_at_start()
         recover()
     connection.close()
 

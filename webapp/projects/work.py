@@ -10,9 +10,9 @@ from pathlib import Path
 from django.conf import settings
 from django.urls import reverse
 
-from provenance.custody.log import sha256_file
+from provenance.operation import Custody
 from swapcore.options import build
-from webapp.custody_log import append, installation
+from webapp.custody_log import custody_log, installation
 from webapp.jobs.kinds import Outcome, register
 from webapp.jobs.models import Job
 from webapp.jobs.runner import Reporter
@@ -25,12 +25,12 @@ def _extract(job: Job, report: Reporter) -> None:
     upload = Upload.objects.get(pk=job.params["upload"], project=identity.project)
     out = media_path(identity.faces_folder())
     settings = build(ExtractSettings, job.params, web=True)
-    result = extract(upload.file(), out, settings, overwrite=True, progress=report)
+    with custody_log(writable=True) as log:  # extract() logs its begin, then `extract` (or `abort`)
+        custody = Custody(log, job.params["actor"], (identity.custody_name,),
+                          reason=f"faces of {identity.name} for project {identity.project_id}")
+        result = extract(upload.file(), out, settings, overwrite=True, progress=report, custody=custody)
     job.result = {"faces": result.faces, "frames": result.frames, "tracks": result.tracks,
                   "seconds": round(result.seconds, 1), "identity": identity.pk}
-    append("extract", job.params["actor"], inputs=[(upload.sha256, upload.original_name)],
-           parameters={"faces": result.faces, "frames": result.frames, "every": settings.every},
-           identities=[identity.custody_name], reason=f"faces of {identity.name} for project {identity.project_id}")
 
 
 def _train(job: Job, report: Reporter) -> str | None:
@@ -38,7 +38,6 @@ def _train(job: Job, report: Reporter) -> str | None:
 
     identities = list(Identity.objects.select_related("project__organisation").filter(pk__in=job.params["identities"])
                       .order_by("pk"))
-    names = [identity.custody_name for identity in identities]  # also the face folders' names, which train() checks
     model_dir = media_path(job.params["model"])
 
     def progress(p) -> None:
@@ -51,11 +50,6 @@ def _train(job: Job, report: Reporter) -> str | None:
                         sealer=sealer)
     job.result = {"iteration": summary.iteration, "stop_reason": summary.stop_reason, "eg_per_s": round(summary.eg_per_s, 1),
                   "holdout_loss": summary.holdout.loss, "seconds": round(summary.seconds, 1)}
-    from swapcore.training.bundle import CHECKPOINT
-
-    append("train", job.params["actor"], outputs=[(sha256_file(model_dir / CHECKPOINT), f"{model_dir.name}/{CHECKPOINT}")],
-           parameters={"iteration": summary.iteration, "stop_reason": summary.stop_reason}, identities=names,
-           reason=f"training for project {job.project_id}")
     return Job.State.STOPPED if summary.stop_reason == "interrupted" else None
 
 

@@ -18,7 +18,7 @@ from provenance.custody.tiles import export_tiles
 from provenance.custody.timestamp import TimestampInfo, verify_timestamps
 from provenance.custody.witness import cosigned_note, quorum_problem
 from provenance.errors import CustodyError
-from provenance.work import open_operations, owner_of
+from provenance.work import owner_of
 from webapp.console.base import StageCommand
 
 
@@ -176,16 +176,21 @@ class Command(StageCommand):
 
     def _log(self, log: CustodyLog, options) -> None:
         if options["open"]:
-            begun = open_operations(log)
+            begun = log.open_operations()
             for event in begun:
-                self.stdout.write(f"{_event_line(event)}  (watermark ID {event['parameters']['watermark_id']}; "
-                                  f"{_owner_state(event)})")
+                self.stdout.write(f"{_event_line(event)}  ({_operation(event)}; {_owner_state(event)})")
             self.stdout.write(f"{len(begun)} operation(s) begun and not ended: running now, or interrupted where no "
-                              "conversion, training or `faceproof serve` has swept since")
+                              "extraction, conversion, training or `faceproof serve` has swept since")
             return
         size = log.store.size()
         for entry in log.store.entries(max(0, size - options["limit"])):
             self.stdout.write(_event_line(json.loads(entry.body)))
+
+
+def _operation(begin: dict) -> str:
+    """What a begun operation makes: a sealed output (by its watermark ID), or what its `operation` names."""
+    parameters = begin["parameters"]
+    return f"watermark ID {parameters['watermark_id']}" if "watermark_id" in parameters else parameters["operation"]
 
 
 def _owner_state(begin: dict) -> str:

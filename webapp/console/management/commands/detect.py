@@ -84,14 +84,10 @@ class Command(StageCommand):
                               "to log each report's hash, provable with faceproof custody prove)")
             return
         analysis = report.to_json()["analysis"]
-        self.installation.keys()  # a first run with a passphrase makes the keys that sign the log
-        log = self.installation.custody_log(writable=True)
-        try:
+        with self.installation.writable_log() as log:  # a first run with a passphrase makes the keys
             receipt = record_reports(
                 options["video"], written, actor=options["actor"] or getpass.getuser(),
                 parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},
                 reason="detector report", log=log,
             )
-        finally:
-            log.store.close()
         self.stdout.write(f"custody: reports logged as entry {receipt.seq} (prove with faceproof custody prove)")

@@ -1,5 +1,8 @@
 """faceproof extract INPUT -o OUTDIR: find, align and save the faces of a video or a folder of images."""
 
+import getpass
+
+from provenance.operation import Custody
 from swapcore.extract import ExtractSettings, extract
 from swapcore.options import build
 from webapp.console.base import StageCommand
@@ -16,11 +19,13 @@ class Command(StageCommand):
         parser.add_argument("--reference", help="image of the person to keep; other identities are set aside")
         add_arguments(parser, ExtractSettings)
         parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+        parser.add_argument("--actor", help="who is extracting, as the custody log names them (default: your user name)")
 
     def run(self, **o):
-        with progress_bar("extract") as progress:
+        with self.installation.writable_log() as log, progress_bar("extract") as progress:
             result = extract(o["input"], o["output"], build(ExtractSettings, o), reference=o["reference"],
-                             overwrite=o["overwrite"], progress=progress)
+                             overwrite=o["overwrite"], progress=progress,
+                             custody=Custody(log, o["actor"] or getpass.getuser()))
         self.stdout.write(
             f"{result.faces} faces in {result.frames_with_faces}/{result.frames} frames, "
             f"{result.tracks} track(s), kept {result.kept_tracks}; {result.frames_per_second:.1f} frames/s\n"

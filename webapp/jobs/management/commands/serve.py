@@ -12,7 +12,7 @@ from huey.contrib.djhuey import HUEY
 
 from webapp.custody_log import ensure_keys
 from webapp.errors import MULTIPART_SLACK
-from webapp.jobs.tasks import sweep_media
+from webapp.jobs.tasks import sweep_media_at_start
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         ensure_keys()  # the signing and custody keys exist before the first job needs them
-        swept = sweep_media()
+        swept = sweep_media_at_start()  # its job workers find it done as they start
         if swept:
             self.stdout.write(f"faceproof: removed {len(swept)} fragment(s) of interrupted work (logged as aborted)")
         # The app refuses an upload over the limit itself, with its page naming the limit (webapp.errors); waitress's
