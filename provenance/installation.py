@@ -22,7 +22,8 @@ from pathlib import Path
 
 from provenance.custody import open_store
 from provenance.custody.log import CustodyLog
-from provenance.custody.store import Checkpoint, SQLiteCustodyStore
+from provenance.custody.records import Checkpoint
+from provenance.custody.store import SQLiteCustodyStore
 from provenance.custody.timestamp import timestamp_checkpoint
 from provenance.custody.witness import WitnessPolicy, policy_from_env, witness_checkpoint
 from provenance.keys import KeyStore

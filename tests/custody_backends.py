@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from provenance.custody import open_store
-from provenance.custody.store import CustodyStore
+from provenance.custody.records import CustodyStore
 from provenance.installation import Installation
 
 

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from provenance.custody import note
 from provenance.custody.checkpoint import checkpoint_message, checkpoint_note, log_verifier
 from provenance.custody.log import AssetRef, CustodyLog, Event
-from provenance.custody.store import Checkpoint, SQLiteCustodyStore
+from provenance.custody.records import Checkpoint
+from provenance.custody.store import SQLiteCustodyStore
 from provenance.errors import CustodyError
 from tests import signed_note_reference as reference
 

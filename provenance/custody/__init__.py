@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-from provenance.custody.store import CustodyStore, SQLiteCustodyStore
+from provenance.custody.records import CustodyStore
+
+from provenance.custody.store import SQLiteCustodyStore
 from provenance.errors import CustodyError
 
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from provenance.custody import note
 from provenance.custody.events import utc_now
 from provenance.custody.merkle import HASH_SIZE
-from provenance.custody.store import Checkpoint
+from provenance.custody.records import Checkpoint
 from provenance.errors import CustodyError
 
 CHECKPOINT_HEADER = "faceproof custody checkpoint v1"

@@ -42,7 +42,7 @@ from provenance.custody.events import (  # noqa: F401
     utc_now,
 )
 from provenance.custody.merkle import TreeLevels, leaf_hash
-from provenance.custody.store import AppendBatch, Checkpoint, CustodyStore, LogHead, StoredEntry
+from provenance.custody.records import AppendBatch, Checkpoint, CustodyStore, LogHead, StoredEntry
 from provenance.custody.verify import LogReport, verify_custody_claim, verify_log  # noqa: F401
 from provenance.errors import CustodyError
 

@@ -25,10 +25,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from provenance.custody.store import (
-    AppendBatch, Checkpoint, Cosignature, LogHead, StoredEntry, StoredTimestamp, _index_key, _stored_keys, cached_head,
-    replayed_operations, timestamps_query,
-)
+from provenance.custody.records import AppendBatch, Checkpoint, Cosignature, LogHead, StoredEntry, StoredTimestamp
+
+from provenance.custody.store import _index_key, _stored_keys, cached_head, replayed_operations, timestamps_query
 from provenance.errors import CustodyError
 
 _TABLES = """

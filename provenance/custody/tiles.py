@@ -17,7 +17,7 @@ from pathlib import Path
 from provenance.custody.checkpoint import checkpoint_note
 from provenance.custody.log import CustodyLog
 from provenance.custody.merkle import TreeLevels
-from provenance.custody.store import Checkpoint, CustodyStore
+from provenance.custody.records import Checkpoint, CustodyStore
 from provenance.errors import CustodyError
 
 WIDTH = 256

@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance.custody import der, note
 from provenance.custody.checkpoint import checkpoint_note, log_verifier
-from provenance.custody.store import Checkpoint, CustodyStore
+from provenance.custody.records import Checkpoint, CustodyStore
 from provenance.errors import CustodyError
 from provenance.manifest import TSA_TIMEOUT_S, tsa_reachable
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from provenance.custody.checkpoint import checkpoint_signed, log_id_for
 from provenance.custody.merkle import CompactTree, leaf_hash, verify_inclusion
-from provenance.custody.store import GENESIS_LEAF, Checkpoint
+from provenance.custody.records import GENESIS_LEAF, Checkpoint
 from provenance.errors import CustodyError
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from provenance.custody import note
 from provenance.custody.checkpoint import checkpoint_note, parse_tree_head
 from provenance.custody.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, TreeLevels, verify_consistency
-from provenance.custody.store import Checkpoint, Cosignature, CustodyStore
+from provenance.custody.records import Checkpoint, Cosignature, CustodyStore
 from provenance.errors import CustodyError
 
 TIMEOUT_S = 3.0  # as for the TSA: a witness that does not answer quickly is skipped, the append stands
