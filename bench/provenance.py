@@ -8,7 +8,7 @@ folder. Custody events look like real ones (kind, actor, input and output SHA-25
 in durable batches of --batch events, each batch ending in a signed checkpoint, as `CustodyLog.append_many` does.
 With --custody-url the custody log is a PostgreSQL one, in a schema made for the run and dropped after it
 (the database's own custody tables are never touched).
-Targets (issue 5): append >= 20,000 events/s; verify 1M events in < 30 s.
+Targets: append >= 20,000 events/s; verify 1M events in < 30 s.
 """
 
 from __future__ import annotations

@@ -38,6 +38,16 @@ def _job_page(request, start: Callable[[], Job], back: HttpResponse) -> HttpResp
     return redirect("job", job.pk)
 
 
+def _job_from_form(request, form, settings: str, start: Callable[[dict], Job], back: HttpResponse) -> HttpResponse:
+    """The page of the job `start` makes from the form's values, or `back` with what was wrong: each field's
+    error, or the reasons the job could not start."""
+    if not form.is_valid():
+        errors = "; ".join(f"{field}: {problems[0]}" for field, problems in form.errors.items())
+        messages.error(request, f"check the {settings}: {errors}")
+        return back
+    return _job_page(request, lambda: start(dict(form.cleaned_data)), back)
+
+
 @role_required(Role.PRODUCER, Role.VERIFIER, Role.AUDITOR)
 def home(request):
     if has_role(request.user, Role.PRODUCER):
@@ -130,13 +140,10 @@ def identity_detail(request, pk):
 @require_POST
 def extract(request, pk):
     identity = org_object(request, Identity, pk=pk)
-    form = ExtractForm(request.POST, identity=identity)
-    if not form.is_valid():
-        messages.error(request, "choose source footage and valid settings")
-        return redirect("identity", pk)
-    options = dict(form.cleaned_data)
-    job = services.start_extract(request.user, identity, options.pop("upload"), **options)
-    return redirect("job", job.pk)
+    return _job_from_form(request, ExtractForm(request.POST, identity=identity), "extraction settings",
+                          lambda options: services.start_extract(request.user, identity, options.pop("upload"),
+                                                                 **options),
+                          redirect("identity", pk))
 
 
 @role_required(*PRODUCER)
@@ -161,26 +168,19 @@ def remove_faces(request, pk):
 @require_POST
 def train(request, pk):
     project = org_object(request, Project, pk=pk)
-    form = TrainForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "check the training settings")
-        return redirect("project", pk)
-    return _job_page(request, lambda: services.start_train(request.user, project, **form.cleaned_data),
-                     redirect("project", pk))
+    return _job_from_form(request, TrainForm(request.POST), "training settings",
+                          lambda options: services.start_train(request.user, project, **options),
+                          redirect("project", pk))
 
 
 @role_required(*PRODUCER)
 @require_POST
 def convert(request, pk):
     project = org_object(request, Project, pk=pk)
-    form = ConvertForm(request.POST, project=project)
-    if not form.is_valid():
-        messages.error(request, "check the conversion settings: " + "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items()))
-        return redirect("project", pk)
-    options = dict(form.cleaned_data)
-    target = options.pop("target")
-    return _job_page(request, lambda: services.start_convert(request.user, project, target, **options),
-                     redirect("project", pk))
+    return _job_from_form(request, ConvertForm(request.POST, project=project), "conversion settings",
+                          lambda options: services.start_convert(request.user, project, options.pop("target"),
+                                                                 **options),
+                          redirect("project", pk))
 
 
 @role_required(*PRODUCER)
