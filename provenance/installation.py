@@ -101,10 +101,10 @@ class Installation:
         return log
 
     @contextmanager
-    def writable_log(self) -> Iterator[CustodyLog]:
-        """The custody log for one command's appends, keys made on first use; closed afterwards."""
+    def opened_log(self, *, writable: bool = False) -> Iterator[CustodyLog]:
+        """The custody log for one command or request, keys made on first use; closed afterwards."""
         self.keys()
-        log = self.custody_log(writable=True)
+        log = self.custody_log(writable=writable)
         try:
             yield log
         finally:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from provenance.documents import read_json
 from provenance.work import replace_atomically
 from swapcore.errors import AlignmentsError
 from swapcore.faces.landmarks import FaceShape
@@ -174,8 +175,4 @@ def load(path: str | os.PathLike) -> Alignments:
         path = path / FILENAME
     if not path.is_file():
         raise AlignmentsError(f"no alignments file at {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AlignmentsError(f"{path.name} is not valid JSON ({exc})") from None
-    return parse(data)
+    return parse(read_json(path, AlignmentsError))

@@ -10,8 +10,8 @@ user names can, so only the last one counts), and an organisation sees only its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from provenance.custody.log import AssetRef, CustodyLog, Event
@@ -30,15 +30,8 @@ def ensure_keys() -> None:
     installation().keys()
 
 
-@contextmanager
-def custody_log(*, writable: bool = False) -> Iterator[CustodyLog]:
-    here = installation()
-    here.keys()
-    log = here.custody_log(writable=writable)
-    try:
-        yield log
-    finally:
-        log.store.close()
+def custody_log(*, writable: bool = False) -> AbstractContextManager[CustodyLog]:
+    return installation().opened_log(writable=writable)
 
 
 def actor_of(user) -> str:

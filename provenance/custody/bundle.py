@@ -33,6 +33,7 @@ from provenance.custody.log import (
     verify_log,
 )
 from provenance.custody.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
+from provenance.documents import read_document
 from provenance.errors import CustodyError
 
 BUNDLE_FORMAT = "faceproof-custody-bundle"
@@ -126,15 +127,8 @@ class BundleReport:
 
 
 def load_bundle(path: str | os.PathLike) -> dict[str, Any]:
-    try:
-        bundle = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CustodyError(f"{Path(path).name}: not a readable bundle ({exc})") from None
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
-        raise CustodyError(f"{Path(path).name}: not a faceproof custody bundle")
-    if bundle.get("version") != BUNDLE_VERSION:
-        raise CustodyError(f"{Path(path).name}: bundle version {bundle.get('version')} is not supported")
-    return bundle
+    return read_document(Path(path), CustodyError, key="format", name=BUNDLE_FORMAT, versions=(BUNDLE_VERSION,),
+                         what="a faceproof custody bundle")
 
 
 def verify_bundle(

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 import torch
 
+from provenance.documents import read_document
 from provenance.work import replace_atomically, work_path
 from swapcore.errors import SwapcoreError
 
@@ -53,15 +54,8 @@ def read_model_json(model_dir: Path) -> dict[str, Any]:
     path = model_dir / MODEL_JSON
     if not path.is_file():
         raise ModelFolderError(f"{model_dir} is not a model folder (no {MODEL_JSON})")
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFolderError(f"{path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ModelFolderError(f"{path} is not a faceproof model description")
-    if data.get("version") != VERSION:
-        raise ModelFolderError(f"{path}: model format version {data.get('version')!r} is not supported")
-    return data
+    return read_document(path, ModelFolderError, key="schema", name=SCHEMA, versions=(VERSION,),
+                         what="a faceproof model description")
 
 
 def _fsync_write(path: Path, chunks: list[bytes | memoryview]) -> None:

@@ -84,7 +84,7 @@ class Command(StageCommand):
                               "to log each report's hash, provable with faceproof custody prove)")
             return
         analysis = report.to_json()["analysis"]
-        with self.installation.writable_log() as log:  # a first run with a passphrase makes the keys
+        with self.installation.opened_log(writable=True) as log:  # a first run with a passphrase makes the keys
             receipt = record_reports(
                 options["video"], written, actor=options["actor"] or getpass.getuser(),
                 parameters={"verdict": report.headline["label"], "probability": analysis["probability"]},

@@ -22,7 +22,7 @@ class Command(StageCommand):
         parser.add_argument("--actor", help="who is extracting, as the custody log names them (default: your user name)")
 
     def run(self, **o):
-        with self.installation.writable_log() as log, progress_bar("extract") as progress:
+        with self.installation.opened_log(writable=True) as log, progress_bar("extract") as progress:
             result = extract(o["input"], o["output"], build(ExtractSettings, o), reference=o["reference"],
                              overwrite=o["overwrite"], progress=progress,
                              custody=Custody(log, o["actor"] or getpass.getuser()))
