@@ -27,48 +27,16 @@ from psycopg.conninfo import conninfo_to_dict
 
 from provenance.custody.records import AppendBatch, Checkpoint, Cosignature, LogHead, StoredEntry, StoredTimestamp
 
-from provenance.custody.store import _index_key, _stored_keys, cached_head, replayed_operations, timestamps_query
+from provenance.custody.store import (
+    _index_key, _stored_keys, cached_head, replayed_operations, shared_tables, timestamps_query,
+)
 from provenance.errors import CustodyError
 
-_TABLES = """
-CREATE TABLE IF NOT EXISTS custody_entries (
-    seq BIGINT PRIMARY KEY,
-    body BYTEA NOT NULL,
-    leaf BYTEA NOT NULL
-);
-CREATE TABLE IF NOT EXISTS custody_checkpoints (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    size BIGINT NOT NULL,
-    root BYTEA NOT NULL,
-    time TEXT NOT NULL,
-    log_id TEXT NOT NULL,
-    signature BYTEA NOT NULL
-);
+_TABLES = shared_tables("BIGINT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BYTEA") + """
 CREATE TABLE IF NOT EXISTS custody_index (
     key BYTEA NOT NULL,
     seq BIGINT NOT NULL,
     PRIMARY KEY (key, seq)
-);
-CREATE TABLE IF NOT EXISTS custody_cosignatures (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    witness TEXT NOT NULL,
-    size BIGINT NOT NULL,
-    checkpoint TEXT NOT NULL,
-    line TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
-CREATE TABLE IF NOT EXISTS custody_timestamps (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    size BIGINT NOT NULL,
-    checkpoint TEXT NOT NULL,
-    token BYTEA NOT NULL
-);
-CREATE INDEX IF NOT EXISTS custody_timestamps_checkpoint ON custody_timestamps (checkpoint);
-CREATE TABLE IF NOT EXISTS custody_head (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    size BIGINT NOT NULL,
-    peaks BYTEA NOT NULL,
-    last_leaf BYTEA NOT NULL
 );
 CREATE TABLE IF NOT EXISTS custody_open (
     operation TEXT PRIMARY KEY,

@@ -35,20 +35,49 @@ from provenance.errors import CustodyError
 OPEN_ATTEMPTS = 20  # about 10 s of back-off in all, for first-open races between processes
 
 
-_SCHEMA = """
+def shared_tables(integer: str, serial: str, blob: str) -> str:
+    """The tables both stores lay out alike (entries, checkpoints, witness cosignatures, timestamps and the cached
+    head), in a dialect's integer, auto-numbered key and byte-string types."""
+    return f"""
 CREATE TABLE IF NOT EXISTS custody_entries (
-    seq INTEGER PRIMARY KEY,
-    body BLOB NOT NULL,
-    leaf BLOB NOT NULL
+    seq {integer} PRIMARY KEY,
+    body {blob} NOT NULL,
+    leaf {blob} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS custody_checkpoints (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    size INTEGER NOT NULL,
-    root BLOB NOT NULL,
+    id {serial},
+    size {integer} NOT NULL,
+    root {blob} NOT NULL,
     time TEXT NOT NULL,
     log_id TEXT NOT NULL,
-    signature BLOB NOT NULL
+    signature {blob} NOT NULL
 );
+CREATE TABLE IF NOT EXISTS custody_cosignatures (
+    id {serial},
+    witness TEXT NOT NULL,
+    size {integer} NOT NULL,
+    checkpoint TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
+CREATE TABLE IF NOT EXISTS custody_timestamps (
+    id {serial},
+    size {integer} NOT NULL,
+    checkpoint TEXT NOT NULL,
+    token {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custody_timestamps_checkpoint ON custody_timestamps (checkpoint);
+CREATE TABLE IF NOT EXISTS custody_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size {integer} NOT NULL,
+    peaks {blob} NOT NULL,
+    last_leaf {blob} NOT NULL
+);
+"""
+
+
+# SQLite's INTEGER PRIMARY KEY is the row id: entries are stored in sequence order, as they are appended.
+_SCHEMA = shared_tables("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") + """
 CREATE TABLE IF NOT EXISTS custody_index (
     key BLOB NOT NULL,
     seq INTEGER NOT NULL,
@@ -57,27 +86,6 @@ CREATE TABLE IF NOT EXISTS custody_index (
 CREATE TABLE IF NOT EXISTS custody_index_recent (
     key BLOB NOT NULL,
     seq INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS custody_cosignatures (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    witness TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    checkpoint TEXT NOT NULL,
-    line TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS custody_cosignatures_checkpoint ON custody_cosignatures (checkpoint);
-CREATE TABLE IF NOT EXISTS custody_timestamps (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    size INTEGER NOT NULL,
-    checkpoint TEXT NOT NULL,
-    token BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS custody_timestamps_checkpoint ON custody_timestamps (checkpoint);
-CREATE TABLE IF NOT EXISTS custody_head (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    size INTEGER NOT NULL,
-    peaks BLOB NOT NULL,
-    last_leaf BLOB NOT NULL
 );
 """
 _OPEN_OPERATIONS = "CREATE TABLE custody_open (operation TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
