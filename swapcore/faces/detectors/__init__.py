@@ -6,13 +6,12 @@ confidence and the 5 landmarks (left eye, right eye, nose, mouth left, mouth rig
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from swapcore.errors import SwapcoreError
+from swapcore.plugins import Registry
 
 
 @dataclass(frozen=True)
@@ -28,25 +27,8 @@ class Detector(Protocol):
     def detect(self, frames_rgb: list[np.ndarray]) -> list[list[Detection]]: ...
 
 
-_REGISTRY: dict[str, Callable[..., Detector]] = {}
-
-
-def register(name: str) -> Callable[[Callable[..., Detector]], Callable[..., Detector]]:
-    def add(factory: Callable[..., Detector]) -> Callable[..., Detector]:
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
-def create(name: str, **options) -> Detector:
-    if name not in _REGISTRY:
-        raise SwapcoreError(f"unknown face detector {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
-
-
-def available() -> list[str]:
-    return sorted(_REGISTRY)
+_PLUGINS: Registry[Detector] = Registry("face detector")
+register, create, available = _PLUGINS.register, _PLUGINS.create, _PLUGINS.available
 
 
 from swapcore.faces.detectors import mtcnn  # noqa: E402,F401  (registers itself)

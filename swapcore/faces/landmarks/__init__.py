@@ -8,7 +8,6 @@ outline and yields a head pose; `mtcnn5` passes the detector's 5 points through 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +15,7 @@ import cv2
 import numpy as np
 
 from swapcore.errors import SwapcoreError
+from swapcore.plugins import Registry
 from swapcore.faces.detectors import Detection
 
 # Index ranges of the iBUG 300-W 68-point layout ("right" is the subject's right: the left of the image).
@@ -89,25 +89,8 @@ class Landmarker(Protocol):
     def locate(self, frame_rgb: np.ndarray, faces: list[Detection]) -> list[FaceShape]: ...
 
 
-_REGISTRY: dict[str, Callable[..., Landmarker]] = {}
-
-
-def register(name: str) -> Callable[[Callable[..., Landmarker]], Callable[..., Landmarker]]:
-    def add(factory: Callable[..., Landmarker]) -> Callable[..., Landmarker]:
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
-def create(name: str, **options) -> Landmarker:
-    if name not in _REGISTRY:
-        raise SwapcoreError(f"unknown landmarker {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
-
-
-def available() -> list[str]:
-    return sorted(_REGISTRY)
+_PLUGINS: Registry[Landmarker] = Registry("landmarker")
+register, create, available = _PLUGINS.register, _PLUGINS.create, _PLUGINS.available
 
 
 from swapcore.faces.landmarks import dlib68, mtcnn5  # noqa: E402,F401  (register themselves)
