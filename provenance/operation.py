@@ -30,6 +30,7 @@ class Custody:
     actor: str
     identities: tuple[str, ...] = ()
     reason: str = ""  # why, in the words of whoever asked (a web job names its project)
+    source_name: str = ""  # the input as its owner knows it (a web upload's own name), where its path says less
 
 
 def log_begin(log: CustodyLog, begin: Event) -> Receipt:

@@ -325,9 +325,10 @@ def extract(
     face_landmarker = landmarks.create(settings.landmarker)
     reference_embedding = _reference_embedding(Path(reference), face_detector) if reference else None
     staging = _prepare_staging(out_dir, overwrite, custody.log if custody else None)
-    source_ref = (AssetRef(opened.meta["sha256"], source.name),) if opened.meta["sha256"] else ()
+    source_name = (custody.source_name if custody else "") or source.name
+    source_ref = (AssetRef(opened.meta["sha256"], source_name),) if opened.meta["sha256"] else ()
     try:
-        with logged_operation(custody, "extract", source_ref, f"the faces of {source.name}") as operation:
+        with logged_operation(custody, "extract", source_ref, f"the faces of {source_name}") as operation:
             result = _run(opened, face_detector, face_landmarker, staging, settings, reference_embedding, progress)
             _publish(staging, out_dir)
             if operation:

@@ -69,7 +69,8 @@ def train(
     actor = actor or getpass.getuser()
     custody = Custody(sealer.log, actor, tuple(names)) if main else None
     faces = [AssetRef(face_set.data_sha256, f"{face_set.name} faces") for face_set in facesets]
-    with logged_operation(custody, "train", faces, f"the model {Path(model_dir).name}") as operation:
+    title = f"a swap model of {' and '.join(names)} ({Path(model_dir).name}/)"
+    with logged_operation(custody, "train", faces, title) as operation:
         summary = Trainer(facesets, Path(model_dir), config, SealedPreviews(sealer, actor, names)).run(progress)
         if operation:
             operation.end(outputs=(_checkpoint(Path(model_dir)),), parameters={

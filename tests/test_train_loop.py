@@ -158,7 +158,7 @@ def test_resume_after_kill_continues_exactly(learned, training_faces, training_c
     assert not [p.name for p in killed.rglob("*") if "faceproof-work-" in p.name]  # the restart swept the folder
     log = Installation.from_environment().custody_log()
     assert _each_run_ended_once(log) == ["abort", "train"]
-    (abort,) = [e for e in log.events_of_kind("abort") if e["reason"].endswith("finishing the model killed")]
+    (abort,) = [e for e in log.events_of_kind("abort") if e["reason"].endswith("(killed/)")]
     assert abort["reason"].startswith(f"interrupted: process {process.pid} ")
     (trained,) = log.events_of_kind("train")
     assert trained["parameters"]["iteration"] == 40 and trained["outputs"][0]["name"] == "killed/checkpoint.pt"

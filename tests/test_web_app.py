@@ -228,8 +228,10 @@ def test_extract_job_then_faces_grid_review(project, members, web, django_captur
     page = client.get(f"/identities/{identity.pk}/").content.decode()
     assert "Faces (4)" in page and client.get(f"/identities/{identity.pk}/faces/{names[0]}").status_code == 404
     with custody_log() as log:
-        kinds = [e["kind"] for e in log.events_for_identity(identity.custody_name)]
-    assert kinds == ["ingest", "begin", "extract"]  # the job began from the upload, then ended
+        events = log.events_for_identity(identity.custody_name)
+    assert [e["kind"] for e in events] == ["ingest", "begin", "extract"]  # began from the upload, then ended
+    begin = events[1]  # an auditor reads the upload's own name, not where the server keeps it
+    assert begin["inputs"][0]["name"] == upload.original_name and upload.original_name in begin["reason"]
 
 
 def test_cancel_while_running_cleans_up_and_queued_cancel_never_runs(project, members, web, monkeypatch):

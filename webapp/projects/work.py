@@ -27,7 +27,8 @@ def _extract(job: Job, report: Reporter) -> None:
     settings = build(ExtractSettings, job.params, web=True)
     with custody_log(writable=True) as log:  # extract() logs its begin, then `extract` (or `abort`)
         custody = Custody(log, job.params["actor"], (identity.custody_name,),
-                          reason=f"faces of {identity.name} for project {identity.project_id}")
+                          reason=f"faces of {identity.name} for project {identity.project_id}",
+                          source_name=upload.original_name)
         result = extract(upload.file(), out, settings, overwrite=True, progress=report, custody=custody)
     job.result = {"faces": result.faces, "frames": result.frames, "tracks": result.tracks,
                   "seconds": round(result.seconds, 1), "identity": identity.pk}
