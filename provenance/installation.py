@@ -96,8 +96,9 @@ class Installation:
         if not writable:
             return CustodyLog(store, public_key=keys.custody_public_key())
         log = CustodyLog(store, signing_key=keys.custody_key(self.passphrase))
-        if self.witnesses.witnesses or keys.tsa_url:
-            log.after_checkpoint = lambda checkpoint: self._publish(log, checkpoint, keys.tsa_url)
+        tsa_url = keys.tsa_url  # read from the key folder's config once, not at every checkpoint
+        if self.witnesses.witnesses or tsa_url:
+            log.after_checkpoint = lambda checkpoint: self._publish(log, checkpoint, tsa_url)
         return log
 
     @contextmanager
