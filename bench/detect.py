@@ -1,4 +1,4 @@
-"""Detector throughput: frames per second of `detector.analyse` (decode, detect, track, cues, score, report).
+"""Detector throughput: frames per second of `detector.analysis` (decode, detect, track, cues, score, report).
 
     .venv/bin/python -m bench.detect [--frames 300] [--every 3 1]
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.machine import describe
 from detector import analyse
-from detector.analyse import DETECT_EVERY, DETECTOR_OPTIONS
+from detector.analysis import DETECT_EVERY, DETECTOR_OPTIONS
 from swapcore.faces.detectors import create
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"

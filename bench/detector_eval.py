@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.detect import DATA, measure
 from bench.machine import describe
 from detector import analyse
-from detector.analyse import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER
+from detector.analysis import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER
 from detector.fit import swaps
 from detector.fit.evaluation import EVAL, FIT, SWAP_PAIRS, arguments, run_evaluation
 from detector.fit.pastes import FAMILIES

@@ -12,7 +12,7 @@ from detector.cues.blur import sharpness_ratios
 from detector.cues.flicker import compute as flicker
 from detector.cues.frequency import high_band_ratio
 from detector.cues.seams import seam_measures
-from detector.analyse import DETECTOR_OPTIONS, single_torch_thread
+from detector.analysis import DETECTOR_OPTIONS, single_torch_thread
 from detector.cues.temporal import compute as temporal
 from detector.cues.temporal import flow_discontinuity, landmark_jitter
 from detector.faces import CENTERING, CROP_SIZE, GEOMETRY, FaceTrack, collect_tracks

@@ -44,7 +44,7 @@ def test_swap_options_are_real_conversion_options():
 
 
 def test_a_clip_without_a_face_track_is_remembered_not_remade(tmp_path, monkeypatch):
-    from detector.analyse import DETECTOR_OPTIONS
+    from detector.analysis import DETECTOR_OPTIONS
     from detector.fit import dataset
     from detector.fit.dataset import Landmarks, NoFaceTrack, Unit, cached_track
     from swapcore.faces.detectors import create

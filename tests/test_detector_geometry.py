@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from detector.analyse import DETECTOR_OPTIONS
+from detector import blendnet
+from detector.analysis import DETECTOR_OPTIONS
 from detector.cues.boundary import frame_measures
 from detector.cues.tone import tone_gap
 from detector.faces import CENTERING, CROP_SIZE
@@ -43,10 +44,10 @@ class Faces:
 
 
 @pytest.fixture(scope="module")
-def measured() -> dict[str, np.ndarray]:
-    """Per family, per frame: (seam colour step, seam gradient peak, double brows, pose mismatch, skin-tone gap)
-    on d12 frames, untouched ('real') or with d10's face pasted on; 'nocolour-d14' pastes d14's face, whose lighter, less
-    saturated skin is about 16 Lab chroma units from d12's (d10's is about 5)."""
+def pasted() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per family, per frame: the aligned crop and its 68 points of d12 frames, untouched ('real') or with d10's
+    face pasted on; 'nocolour-d14' pastes d14's face, whose lighter, less saturated skin is about 16 Lab chroma
+    units from d12's (d10's is about 5)."""
     faces = Faces()
     targets = dict(media.iter_frames(shared_file("video/d12.mp4"), stop=max(FRAMES) + 1))
     donors = {name: dict(media.iter_frames(shared_file(f"video/{name}.mp4"), stop=max(FRAMES) + 1))
@@ -60,11 +61,17 @@ def measured() -> dict[str, np.ndarray]:
             if family != "real":
                 source = donors[donor or "d10"][i]
                 frame = paste_frame(frame, faces.find(frame)[1], source, faces.find(source)[1], family, rng)
-            crop, points = faces.crop(frame)
-            out.setdefault(name, []).append((*frame_measures(crop, points),
-                                               pose_mismatch(FaceShape(points), (CROP_SIZE, CROP_SIZE)),
-                                               tone_gap(crop, points)))
-    return {family: np.median(np.array(rows), axis=0) for family, rows in out.items()}
+            out.setdefault(name, []).append(faces.crop(frame))
+    return out
+
+
+@pytest.fixture(scope="module")
+def measured(pasted) -> dict[str, np.ndarray]:
+    """Per family, the median over frames of (seam colour step, seam gradient peak, double brows, pose mismatch,
+    skin-tone gap)."""
+    return {family: np.median([(*frame_measures(crop, points), pose_mismatch(FaceShape(points), (CROP_SIZE, CROP_SIZE)),
+                                tone_gap(crop, points)) for crop, points in rows], axis=0)
+            for family, rows in pasted.items()}
 
 
 def test_a_hard_edged_paste_of_another_face_leaves_a_seam(measured):
@@ -101,3 +108,11 @@ def test_doubled_brows_are_counted():
     y0, y1 = int(points[17:27, 1].min()) - 5, int(points[17:27, 1].max()) + 5
     doubled[y0 - up : y1 - up, x0:x1] = np.minimum(crop[y0 - up : y1 - up, x0:x1], crop[y0:y1, x0:x1])
     assert frame_measures(doubled, points)[2] > frame_measures(crop, points)[2] + 0.3
+
+
+def test_the_learned_blend_network_scores_pastes_above_the_untouched_face(pasted):
+    """The shipped network (`detector.blendnet`) on the same frames: every paste family above the untouched face."""
+    logits = {family: float(np.median(blendnet.frame_logits([crop for crop, _ in rows])))
+              for family, rows in pasted.items()}
+    for family in ("hard", "nocolour", "poisson", "nocolour-d14"):
+        assert logits[family] > logits["real"] + 0.8, logits

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from detector import analyse, cues
-from detector.analyse import DETECTOR_OPTIONS
+from detector.analysis import DETECTOR_OPTIONS
 from detector.errors import DetectorError
 from detector.fit.dataset import Landmarks, Unit, write_clip
 from detector.report import SCHEMA
@@ -211,12 +211,12 @@ def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_pa
 
 def test_without_the_68_point_model_the_geometric_cues_are_left_out_not_guessed(clips):
     """`--landmarks mtcnn5` (the licence fallback): boundary, pose, tone and the paste model, which need 68 points, are
-    not measured; the other cues still give a verdict."""
+    not measured; the other cues (the learned network reads the crop alone) still give a verdict."""
     from swapcore.faces.landmarks import create as create_landmarker
 
     report = analyse(clips["real"], landmarker=create_landmarker("mtcnn5"))
     judged = {r["cue"] for r in report.reasons}
-    assert judged == {"blur", "flicker", "frequency", "seams", "temporal", "blend_fusion"}
+    assert judged == {"blur", "flicker", "frequency", "seams", "temporal", "learned_blend", "blend_fusion"}
     assert report.verdict in ("no signs found", "inconclusive", "likely manipulated")
     png = base64.b64decode(report.tracks[0].keyframes[0].image.split(",", 1)[1])
     picture = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)

@@ -28,6 +28,9 @@ class Cue:
     needs_dense: bool = False  # reads the track's 68-point shapes (not measured on 5-point tracks)
     # Per feature: +1 where a larger value is more suspicious, -1 where a smaller one is (the evidence tails).
     directions: tuple[int, ...] | None = None
+    # Names learned weights the cue reads (None: code alone): part of its cache key, and its reference values in
+    # the evidence fit must come from networks that never saw the person (`detector.fit.dataset`).
+    weights: Callable[[], str] | None = None
 
     def direction(self, feature: str) -> int:
         return (self.directions or (1,) * len(self.features))[self.features.index(feature)]
@@ -69,4 +72,4 @@ def track_features(track: FaceTrack, cues: list[str] | None = None) -> np.ndarra
     return np.concatenate(columns, axis=1).astype(np.float64)
 
 
-from detector.cues import blur, boundary, frequency, flicker, pose, seams, temporal, tone  # noqa: E402,F401  (register themselves)
+from detector.cues import blur, boundary, frequency, flicker, learned_blend, pose, seams, temporal, tone  # noqa: E402,F401  (register themselves)

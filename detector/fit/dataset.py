@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from detector import cues
-from detector.analyse import MIN_TRACK_FRAMES
+from detector.analysis import MIN_TRACK_FRAMES
 from detector.errors import DetectorError
 from detector.faces import FaceTrack, collect_tracks
 from detector.fit import swaps as swap_models
@@ -189,13 +189,28 @@ def cue_fingerprint(name: str) -> str:
     modules = {sys.modules[cue.compute.__module__], sys.modules["detector.cues._image"],
                sys.modules["detector.cues._track"], sys.modules["detector.faces"]}
     text = "|".join(cue.features) + "".join(sorted(inspect.getsource(m) for m in modules))
+    text += cue.weights() if cue.weights else ""
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def stored_features(key: str, cache: Path, track: Callable[[], FaceTrack]) -> np.ndarray:
+def feature_path(cache: Path, key: str, name: str, out_of_fold: bool = False) -> Path:
+    """Where a cue's features of the clip cached under `key` are stored; `out_of_fold`: a learned cue's values
+    from the network fitted without the clip's person (`scripts/fit_blendnet.py score` writes them)."""
+    return cache / f"{key}.{name}-{cue_fingerprint(name)}{'.out-of-fold' if out_of_fold else ''}.npy"
+
+
+def stored_features(key: str, cache: Path, track: Callable[[], FaceTrack], out_of_fold: bool = False) -> np.ndarray:
     """The features (`cues.feature_names()` order) of the clip cached under `key`: each cue's columns from the
-    cache, the missing cues' computed from `track()` (called at most once) and stored."""
-    paths = {name: cache / f"{key}.{name}-{cue_fingerprint(name)}.npy" for name in cues.available()}
+    cache, the missing cues' computed from `track()` (called at most once) and stored.
+
+    `out_of_fold` (the evidence fit): learned cues' columns are their out-of-fold values, never computed here,
+    since the shipped network saw every reference person."""
+    learned = {name for name in cues.available() if out_of_fold and cues.get(name).weights}
+    paths = {name: feature_path(cache, key, name, name in learned) for name in cues.available()}
+    absent = sorted(name for name in learned if not paths[name].exists())
+    if absent:
+        raise FileNotFoundError(f"no out-of-fold values of the learned cue {', '.join(absent)} for clip {key}: "
+                                f"run scripts/fit_blendnet.py score")
     missing = [name for name, path in paths.items() if not path.exists()]
     if missing:
         computed = cues.track_features(track(), missing)

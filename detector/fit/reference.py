@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from detector.analyse import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER, single_torch_thread
+from detector.analysis import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER, single_torch_thread
 from detector.faces import FaceTrack
 from detector.fit.dataset import NoFaceTrack, cached_or_made, clip_key, clip_track, stored_features
 from detector.fit.evaluation import EVAL, FIT, windows
@@ -141,16 +141,18 @@ def cached_track(clip: Clip, cache: Path, shapes: Shapes) -> FaceTrack:
                           lambda video: clip_track(video, shapes.detector, DETECT_EVERY, shapes.landmarker))
 
 
-def measured(clips: list[Clip], cache: Path) -> list[tuple[Clip, np.ndarray]]:
+def measured(clips: list[Clip], cache: Path, out_of_fold: bool = True) -> list[tuple[Clip, np.ndarray]]:
     """Each clip with a measurable face track and its features (`cues.feature_names()` order), made and cached
-    where missing; tracks are read one at a time (their crops do not fit in memory together)."""
+    where missing; tracks are read one at a time (their crops do not fit in memory together). Learned cues give
+    their out-of-fold values (`out_of_fold`, for the evidence) or the shipped network's."""
     cache.mkdir(parents=True, exist_ok=True)
     shapes = Shapes(create("mtcnn", **DETECTOR_OPTIONS), create_landmarker(LANDMARKER))
     out = []
     with single_torch_thread():
         for clip in tqdm(clips, desc="clips", unit="clip", mininterval=10):
             try:
-                out.append((clip, stored_features(clip.key, cache, lambda: cached_track(clip, cache, shapes))))
+                out.append((clip, stored_features(clip.key, cache, lambda: cached_track(clip, cache, shapes),
+                                                  out_of_fold=out_of_fold)))
             except NoFaceTrack:
                 continue
     return out
@@ -162,7 +164,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     args = parser.parse_args()
     for name, clips in (("reference", reference_clips(args.data)), ("pastes", paste_clips(args.data))):
-        print(f"{name}: {len(measured(clips, args.cache))} of {len(clips)} clips have a face track")
+        print(f"{name}: {len(measured(clips, args.cache, out_of_fold=False))} of {len(clips)} clips have a face track")
 
 
 if __name__ == "__main__":

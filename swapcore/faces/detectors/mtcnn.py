@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-from facenet_pytorch import MTCNN
 
 from swapcore.faces.detectors import Detection, register
 
@@ -31,6 +30,8 @@ class MTCNNDetector:
         max_side: int = 720,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        from facenet_pytorch import MTCNN  # loads on first use: importing the detector registry needs no model
+
         self.model = MTCNN(keep_all=True, device=self.device, min_face_size=min_face, post_process=False)
         self.min_confidence = min_confidence
         self.max_side = max_side

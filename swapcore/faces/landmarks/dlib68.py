@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dlib
-import face_recognition_models
 import numpy as np
 
 from swapcore.faces.detectors import Detection
 from swapcore.faces.landmarks import FaceShape, register
+
+if TYPE_CHECKING:  # dlib loads on first use: the face geometry of this package needs no landmark library
+    import dlib
 
 BOX_CENTRE_BELOW_EYES = 0.445  # in eye-to-mouth distances, perpendicular to the eye line
 BOX_SIDE = 2.13
@@ -24,12 +26,17 @@ BOX_SIDE = 2.13
 
 @lru_cache(maxsize=1)
 def _predictor() -> dlib.shape_predictor:
+    import dlib
+    import face_recognition_models
+
     folder = Path(face_recognition_models.__file__).parent / "models"
     return dlib.shape_predictor(str(folder / "shape_predictor_68_face_landmarks.dat"))
 
 
 def dlib_box(five: np.ndarray) -> dlib.rectangle:
     """The box dlib's predictor expects for a face with these 5 points (eyes, nose, mouth corners)."""
+    import dlib
+
     eyes, mouth = (five[0] + five[1]) / 2, (five[3] + five[4]) / 2
     across = (five[1] - five[0]) / max(float(np.linalg.norm(five[1] - five[0])), 1e-6)
     down = np.array([-across[1], across[0]])

@@ -12,7 +12,7 @@ import getpass
 from pathlib import Path
 
 from detector import analyse
-from detector.analyse import DETECT_EVERY, LANDMARKER
+from detector.analysis import DETECT_EVERY, LANDMARKER
 from detector.report import VERDICTS, Report
 from provenance.installation import PASSPHRASE_ENV
 from provenance.seal import record_reports
