@@ -1,17 +1,18 @@
-"""Fit the learned blend network (detector/blendnet.pt) in three steps: pack the training faces, train, score.
+"""Fit the learned blend network (detector/blendnet.pt) in four steps: pack the training faces, train, ship, score.
 
     .venv/bin/python scripts/fit_blendnet.py pack OUT.npz [--data ../shared/data] [--cache DIR] [--every 2]
-    python scripts/fit_blendnet.py train PACK.npz OUT_DIR [--folds 4] [--seconds 85 | --steps 2000] [--workers N]
+    python scripts/fit_blendnet.py train PACK.npz OUT_DIR [--folds 4] [--seconds 44 | --steps 2000] [--workers N]
+    .venv/bin/python scripts/fit_blendnet.py ship OUT_DIR
     .venv/bin/python scripts/fit_blendnet.py score OUT_DIR [--cache DIR]
 
 `pack` reads the face tracks `python -m detector.fit.reference` cached (the authentic CRF 18 clips of every
-person; `--every 2`: 2,602 faces of 47 people, 46 MB). `train` needs only numpy, OpenCV and torch, so it runs on
-a GPU machine that has nothing else (85 s a network on an H200, 15 loader workers); on this CPU it completes with
-`--steps` (about 1.5 s a step of 64). It fits the shipped network on everyone, then one per fold of people,
-writing each as it is done (`blendnet.pt`, `fold<k>.pt`, their records and the folds in `records.json`). Copy
-`blendnet.pt` into `detector/` and its record from `records.json` into `detector/blendnet.json`; then `score`
-stores, for every cached reference and paste clip, the values of the fold network that never saw its person,
-where `scripts/fit_evidence.py` reads them.
+person: 2,602 faces of 47 people, 46 MB). `train` needs only numpy, SciPy, OpenCV and torch, so it runs on a GPU
+machine that has nothing else (the shipped networks: 44 s each on an H200 with 15 loader workers, 585-766 steps
+of 128); on this CPU it completes with `--steps` (about 10 s a step of 64 on 2 cores). It fits the shipped
+network on everyone, then one per fold of people, writing each as it is done (`blendnet.pt`, `fold<k>.pt`, their
+records and the folds in `records.json`). `ship` puts the network fitted on everyone into `detector/` (float16)
+with its record; then `score` stores, for every cached reference and paste clip, the values of the fold network
+that never saw its person, where `scripts/fit_evidence.py` reads them.
 """
 
 from __future__ import annotations
@@ -84,6 +85,24 @@ def train(args: argparse.Namespace) -> None:
         _save(net.cpu(), record, args.out / f"{name}.pt")
 
 
+def ship(args: argparse.Namespace) -> None:
+    """The network fitted on everyone into `detector/` (float16: half the size, within 0.002 of its logits) with
+    its record, the folds and what each fold network reached on its unseen people."""
+    from detector import blendnet
+
+    records = json.loads((args.models / "records.json").read_text())
+    state = torch.load(args.models / "blendnet.pt", map_location="cpu", weights_only=True)
+    torch.save({name: value.half() if value.is_floating_point() else value for name, value in state.items()},
+               blendnet.weights_path())
+    folds = {name: {key: record[key] for key in ("steps", "samples", "seconds", "device", "final_loss",
+                                                   "unseen_people_synthetic_auc")}
+             for name, record in records.items() if name.startswith("fold") and name != "folds"}
+    record = {**records["blendnet"], "people_folds": records["folds"], "fold_networks": folds,
+              "stored": "float16 (trained with float32 weights under bfloat16 autocast)"}
+    blendnet.weights_path().with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {blendnet.weights_path()} and its record")
+
+
 def score(args: argparse.Namespace) -> None:
     """Every cached reference and paste clip's learned-blend values from the fold network without its person,
     stored where the evidence fit reads them (`detector.fit.dataset.feature_path(..., out_of_fold=True)`)."""
@@ -118,7 +137,7 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--data", type=Path, default=default_data)
     p.add_argument("--cache", type=Path, default=default_cache)
-    p.add_argument("--every", type=int, default=4, help="take every Nth frame of each track (default 4)")
+    p.add_argument("--every", type=int, default=2, help="take every Nth frame of each track (default 2)")
     p = steps.add_parser("train")
     p.add_argument("pack", type=Path)
     p.add_argument("out", type=Path)
@@ -130,13 +149,15 @@ def main() -> None:
     p.add_argument("--width", type=int, default=fit.Settings.width)
     p.add_argument("--workers", type=int, default=fit.Settings.workers)
     p.add_argument("--seed", type=int, default=fit.Settings.seed)
+    p = steps.add_parser("ship")
+    p.add_argument("models", type=Path)
     p = steps.add_parser("score")
     p.add_argument("models", type=Path)
     p.add_argument("--data", type=Path, default=default_data)
     p.add_argument("--cache", type=Path, default=default_cache)
     p.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    {"pack": pack, "train": train, "score": score}[args.step](args)
+    {"pack": pack, "train": train, "ship": ship, "score": score}[args.step](args)
 
 
 if __name__ == "__main__":
