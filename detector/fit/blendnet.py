@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -263,7 +263,8 @@ def _learning_rate(settings: Settings, progress: float) -> float:
     return settings.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - 0.05) / 0.95)))
 
 
-def train(faces: list[Face], settings: Settings, device: str | None = None, log=print) -> tuple[BlendNet, dict]:
+def train(faces: list[Face], settings: Settings, device: str | None = None,
+          log: Callable[[str], None] = print) -> tuple[BlendNet, dict]:
     """Fit a network on `faces` for `settings.seconds` (or `steps`); returns it with a record of the fit."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(settings.seed)
