@@ -1,4 +1,4 @@
-"""Detector throughput: frames per second of `detector.analysis` (decode, detect, track, cues, score, report).
+"""Detector throughput: frames per second of `detector.analyse` (decode, detect, track, cues, score, report).
 
     .venv/bin/python -m bench.detect [--frames 300] [--every 3 1]
 

@@ -262,7 +262,7 @@ def run_evaluation(data: Path, cache: Path, frames: int, seed: int, detect_every
     """Build (or read from `cache`) both sets' features, select, fit, and print the main table, the cue
     ablation and the held-out families.
 
-    `detect_every` > 1 measures the clips with sparse face detection (as `detector.analysis` does by default),
+    `detect_every` > 1 measures the clips with sparse face detection (as `detector.analyse` does by default),
     cached apart.
     """
     swap_work = swap_work or Path.home() / ".cache" / "faceproof" / "detector-swaps"
