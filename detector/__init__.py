@@ -2,7 +2,8 @@
 
 Public surface: `analyse(video, progress=...) -> Report` (write it with `report.write_json` / `write_html`).
 The names load on first use, so the detector's small parts (the learned blend network, its fitting) import
-without the whole analysis stack: the network is fitted on machines that have only torch and OpenCV.
+without the whole analysis stack: the network is fitted on machines that have only numpy, SciPy, OpenCV and
+torch.
 """
 
 from __future__ import annotations

@@ -50,10 +50,10 @@ _MIDDLE = 8  # body layers up to the 32 x 32 map (stem: 3 layers, then five resi
 class BlendNet(nn.Module):
     """Head crop (3 x 256 x 256, RGB in [-1, 1]) -> one logit: was a face blended in?
 
-    The first stage keeps full resolution for a while (a blending edge is a few pixels wide); the head pools
-    both the mean and the maximum of the last map, since a seam may show in one stretch of the outline only.
-    A second head maps where the blend boundary runs, at 32 x 32: trained on it, the body learns the edge
-    itself, and the map shows a person where the network sees it.
+    The stem reads the crop at full resolution (a blending edge is a few pixels wide); the head pools both the
+    mean and the maximum of the last map, since a seam may show in one stretch of the outline only. A second
+    head maps where the blend boundary runs, at 32 x 32: trained on it, the body learns the edge itself (the map
+    is a training target; it is too faint to show a person).
     """
 
     def __init__(self, width: int = 32) -> None:
@@ -97,8 +97,12 @@ def fingerprint() -> str:
 
 
 def load(path: Path) -> BlendNet:
-    record = path.with_suffix(".json")
-    width = json.loads(record.read_text()).get("width", 32) if record.exists() else 32
+    """Weights from `path`; its width from the record beside it (`<name>.json`, or a fitting run's `records.json`)."""
+    record, records = path.with_suffix(".json"), path.parent / "records.json"
+    if record.exists():
+        width = json.loads(record.read_text()).get("width", 32)
+    else:
+        width = json.loads(records.read_text()).get(path.stem, {}).get("width", 32) if records.exists() else 32
     net = BlendNet(width)
     state = torch.load(path, map_location="cpu", weights_only=True)  # shipped as float16: half the size
     net.load_state_dict({name: value.float() if value.is_floating_point() else value for name, value in state.items()})
@@ -111,11 +115,6 @@ def shipped() -> BlendNet:
     if not path.exists():
         raise DetectorError(f"{path.name} is missing: fit it with scripts/fit_blendnet.py")
     return load(path)
-
-
-def provenance() -> dict:
-    path = weights_path().with_suffix(".json")
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def frame_logits(crops_bgr: list[np.ndarray] | np.ndarray, net: BlendNet | None = None, batch: int = 16) -> np.ndarray:

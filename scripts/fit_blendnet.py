@@ -12,7 +12,8 @@ of 128); on this CPU it completes with `--steps` (about 10 s a step of 64 on 2 c
 network on everyone, then one per fold of people, writing each as it is done (`blendnet.pt`, `fold<k>.pt`, their
 records and the folds in `records.json`). `ship` puts the network fitted on everyone into `detector/` (float16)
 with its record; then `score` stores, for every cached reference and paste clip, the values of the fold network
-that never saw its person, where `scripts/fit_evidence.py` reads them.
+that never saw its person, where `scripts/fit_evidence.py` reads them. Ship and score from the same run: the
+stored values are keyed by the shipped network's fingerprint.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def train(args: argparse.Namespace) -> None:
     faces = fit.read_pack(args.pack)
     folds = fit.person_folds([f.person for f in faces], args.folds)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "records.json").write_text(json.dumps({"folds": folds}, indent=1))
+    records = args.out / "records.json"  # a later run (--only folds) adds to what an earlier one wrote
+    earlier = json.loads(records.read_text()) if records.exists() else {}
+    records.write_text(json.dumps({**earlier, "folds": folds}, indent=1))
     settings = fit.Settings(seconds=args.seconds, steps=args.steps, batch=args.batch, workers=args.workers,
                             width=args.width, seed=args.seed)
     runs = [] if args.only == "folds" else [("blendnet", None)]  # the shipped one first

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from detector import blendnet
 from detector.cues.learned_blend import frame_values, sampled
@@ -71,23 +72,60 @@ def test_a_pasted_sample_has_its_boundary_where_the_mask_ends_and_an_authentic_o
 @pytest.mark.needs_data
 def test_training_completes_on_the_cpu(faces):
     settings = fit.Settings(steps=3, batch=4, workers=0)
+    torch.manual_seed(settings.seed)
+    untrained = blendnet.BlendNet(settings.width).state_dict()
     net, record = fit.train(faces, settings, device="cpu")
     assert record["steps"] == 3 and record["samples"] == 12 and record["device"] == "cpu"
-    assert 0.0 <= fit.synthetic_auc(net, faces, settings, samples=16) <= 1.0
-    assert blendnet.frame_logits([f.crop for f in faces[:2]], net).shape == (2,)
+    moved = [name for name, value in net.state_dict().items()
+             if value.is_floating_point() and not torch.equal(value, untrained[name])]
+    assert "head.1.weight" in moved and "boundary.weight" in moved  # both heads learned from the samples
+    logits = blendnet.frame_logits([f.crop for f in faces[:2]], net)
+    assert logits.shape == (2,) and np.isfinite(logits).all()
 
 
-def test_the_cue_reads_a_bounded_number_of_frames():
+def test_the_cue_reads_a_bounded_number_of_frames_spread_over_the_track():
     assert list(sampled(64)) == list(range(0, 64, 4))
-    assert len(sampled(300)) <= 48 and len(sampled(3000)) <= 48
+    for length in (300, 3000):
+        read = sampled(length)
+        assert len(read) <= 48 and read[0] == 0 and length - read[-1] <= np.diff(read).max()
+        assert len(set(np.diff(read))) == 1
 
 
 def test_frames_between_those_read_take_the_nearest_value():
     crops = [np.full((blendnet.INPUT_SIZE, blendnet.INPUT_SIZE, 3), 40 * (i // 4), np.uint8) for i in range(12)]
     values = frame_values(crops)[:, 0]
     assert values.shape == (12,)
-    assert values[0] == values[1] and values[4] == values[5] and values[8] == values[9]
+    assert values[0] == values[1] == values[2] and values[3] == values[4] == values[5]  # 3 is nearer 4 than 0
+    assert values[8] == values[9] == values[11]
     assert len({values[0], values[4], values[8]}) == 3
+
+
+def test_the_evidence_fit_reads_a_learned_cues_out_of_fold_values_and_never_computes_them(tmp_path):
+    """The shipped network saw every reference person: its own values there would be in-sample."""
+    from detector import cues
+    from detector.fit import dataset
+    from detector.fit.dataset import NoFaceTrack, feature_path, stored_features
+
+    for name in cues.available():
+        if name != "learned_blend":
+            np.save(feature_path(tmp_path, "clip", name), np.zeros((5, len(cues.get(name).features))))
+
+    def no_track():
+        raise AssertionError("the track was read")
+
+    with pytest.raises(FileNotFoundError, match="out-of-fold values of the learned cue learned_blend"):
+        stored_features("clip", tmp_path, no_track, out_of_fold=True)
+    np.save(feature_path(tmp_path, "clip", "learned_blend", out_of_fold=True), np.full((5, 1), 7.0))
+    features = stored_features("clip", tmp_path, no_track, out_of_fold=True)
+    assert features[:, cues.feature_names().index("learned_blend_logit")].tolist() == [7.0] * 5
+    (tmp_path / "faceless.no-track").touch()  # a clip without a face track is skipped, not an error
+
+    def faceless():
+        raise NoFaceTrack("faceless")
+
+    with pytest.raises(NoFaceTrack):
+        stored_features("faceless", tmp_path, faceless, out_of_fold=True)
+    assert dataset.cue_fingerprint("learned_blend") in feature_path(tmp_path, "clip", "learned_blend").name
 
 
 def test_the_fitting_parts_import_without_the_analysis_stack():
@@ -98,3 +136,23 @@ def test_the_fitting_parts_import_without_the_analysis_stack():
             "import detector.fit.blendnet, detector.blendnet\nprint('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_refitted_weights_key_the_cues_cached_values_anew(tmp_path, monkeypatch):
+    from detector.fit import dataset
+
+    shipped = dataset.cue_fingerprint("learned_blend")
+    other = tmp_path / "blendnet.pt"
+    weights = bytearray(blendnet.weights_path().read_bytes())
+    weights[len(weights) // 2] ^= 1  # one bit of one weight
+    other.write_bytes(bytes(weights))
+    monkeypatch.setattr(blendnet, "weights_path", lambda: other)
+    try:
+        blendnet.fingerprint.cache_clear()
+        dataset.cue_fingerprint.cache_clear()
+        assert dataset.cue_fingerprint("learned_blend") != shipped
+    finally:
+        monkeypatch.undo()
+        blendnet.fingerprint.cache_clear()
+        dataset.cue_fingerprint.cache_clear()
+    assert dataset.cue_fingerprint("learned_blend") == shipped

@@ -85,7 +85,7 @@ def person_folds(people: list[str], folds: int) -> dict[str, int]:
         out[person] = number % folds
     for first, *others in LOOKALIKES:
         for other in others:
-            out[other] = out.get(first, 0)
+            out[other] = out[first] if first in out else len(out) % folds
     return {p: out[p] for p in sorted(set(people))}
 
 

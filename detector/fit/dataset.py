@@ -208,7 +208,7 @@ def stored_features(key: str, cache: Path, track: Callable[[], FaceTrack], out_o
     learned = {name for name in cues.available() if out_of_fold and cues.get(name).weights}
     paths = {name: feature_path(cache, key, name, name in learned) for name in cues.available()}
     absent = sorted(name for name in learned if not paths[name].exists())
-    if absent:
+    if absent and not (cache / f"{key}.no-track").exists():  # a clip without a face track has no values to read
         raise FileNotFoundError(f"no out-of-fold values of the learned cue {', '.join(absent)} for clip {key}: "
                                 f"run scripts/fit_blendnet.py score")
     missing = [name for name, path in paths.items() if not path.exists()]
