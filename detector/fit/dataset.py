@@ -157,12 +157,22 @@ def cached_track(unit: Unit, cache: Path, landmarks: Landmarks, detect_every: in
                           lambda video: clip_track(video, landmarks.detector, detect_every))
 
 
+def track_path(cache: Path, key: str) -> Path:
+    """Where the face track of the clip cached under `key` is stored."""
+    return cache / f"{key}.track.npz"
+
+
+def faceless_path(cache: Path, key: str) -> Path:
+    """The note that the clip cached under `key` has no face track."""
+    return cache / f"{key}.no-track"
+
+
 def cached_or_made(cache: Path, key: str, make: Callable[[Path], Path],
                    measure: Callable[[Path], FaceTrack]) -> FaceTrack:
     """The face track stored under `key`, or `measure(make(video))` stored now (the video deleted after).
 
     A clip found to have no face track is remembered too, so reruns do not make and search it again."""
-    stored, faceless = cache / f"{key}.track.npz", cache / f"{key}.no-track"
+    stored, faceless = track_path(cache, key), faceless_path(cache, key)
     if stored.exists():
         return load_track(stored)
     if faceless.exists():
@@ -208,7 +218,7 @@ def stored_features(key: str, cache: Path, track: Callable[[], FaceTrack], out_o
     learned = {name for name in cues.available() if out_of_fold and cues.get(name).weights}
     paths = {name: feature_path(cache, key, name, name in learned) for name in cues.available()}
     absent = sorted(name for name in learned if not paths[name].exists())
-    if absent and not (cache / f"{key}.no-track").exists():  # a clip without a face track has no values to read
+    if absent and not faceless_path(cache, key).exists():  # a clip without a face track has no values to read
         raise FileNotFoundError(f"no out-of-fold values of the learned cue {', '.join(absent)} for clip {key}: "
                                 f"run scripts/fit_blendnet.py score")
     missing = [name for name, path in paths.items() if not path.exists()]

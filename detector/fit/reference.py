@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from detector.analysis import DETECT_EVERY, DETECTOR_OPTIONS, LANDMARKER, single_torch_thread
 from detector.faces import FaceTrack
+from detector.fit import DEFAULT_CACHE
 from detector.fit.dataset import NoFaceTrack, cached_or_made, clip_key, clip_track, stored_features
 from detector.fit.evaluation import EVAL, FIT, windows
 from detector.fit.pastes import FAMILIES, paste_frame
@@ -37,7 +38,6 @@ WILD = {f"w{n:02d}": [f"wild/w{n:02d}.mp4"] for n in range(1, 23)}
 FRAMES = 64
 REFERENCE_CONDITIONS = ((18, 1.0), (23, 1.0), (28, 1.0), (35, 1.0), (23, 0.5), (35, 0.5))  # (CRF, scale)
 PASTE_CRFS = {"fit": (23, 35), "eval": (23, 35), "wild": (23,)}
-DEFAULT_CACHE = Path.home() / ".cache" / "faceproof" / "detector-reference"
 
 
 @dataclass(frozen=True)
