@@ -22,10 +22,13 @@ EVERY = 4
 MOST_FRAMES = 48
 
 
+def _step(length: int) -> int:
+    return max(EVERY, int(np.ceil(length / MOST_FRAMES)))
+
+
 def sampled(length: int) -> np.ndarray:
     """The frame positions the network reads in a track of `length`."""
-    step = max(EVERY, int(np.ceil(length / MOST_FRAMES)))
-    return np.arange(0, length, step)
+    return np.arange(0, length, _step(length))
 
 
 def frame_values(crops: list[np.ndarray], net: blendnet.BlendNet | None = None) -> np.ndarray:
@@ -34,8 +37,7 @@ def frame_values(crops: list[np.ndarray], net: blendnet.BlendNet | None = None) 
         return np.zeros((0, 1))
     read = sampled(len(crops))
     logits = blendnet.frame_logits([crops[i] for i in read], net)
-    nearest = np.clip(np.round(np.arange(len(crops)) / (read[1] - read[0] if len(read) > 1 else 1)).astype(int),
-                      0, len(read) - 1)
+    nearest = np.minimum(np.round(np.arange(len(crops)) / _step(len(crops))).astype(int), len(read) - 1)
     return logits[nearest].astype(np.float64).reshape(-1, 1)
 
 
