@@ -168,3 +168,31 @@ def test_sparse_detection_pairs_two_faces_listed_in_another_order():
     left, right = face(0), face(200)
     pairs = _pairs([left, right], [face(202), face(2)])
     assert pairs is not None and [a is right for a, _ in pairs] == [True, False]
+
+
+def _projected(yaw_outline: float, yaw_central: float) -> np.ndarray:
+    """The 3-D mean face seen by the crop's camera: its outline turned by one yaw, its central face by another."""
+    from swapcore.faces.landmarks import CENTRAL
+    from swapcore.faces.landmarks.pose import mean_face
+
+    def seen(yaw: float) -> np.ndarray:
+        angle = np.radians(yaw)
+        rotation = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+        camera = (mean_face() - mean_face().mean(0)) @ rotation.T + [0, 0, 5.0]  # 5 eye distances away
+        return CROP_SIZE * camera[:, :2] / camera[:, 2:] + CROP_SIZE / 2  # focal length: the crop's side
+    points = seen(yaw_outline)
+    points[CENTRAL] = seen(yaw_central)[CENTRAL]
+    return points
+
+
+def test_pose_drift_sees_a_central_face_that_turns_on_its_own_but_not_a_steady_offset():
+    """The head turns +-12 degrees; the central face turning with it, with a steady 8 degree offset (a face shaped
+    unlike the mean face), or on its own (+-6 degrees against the head, as a face taken from another video)."""
+    from detector.cues.pose_drift import drift, yaw_difference
+
+    head = 12 * np.sin(np.linspace(0, 3 * np.pi, 90))
+    own = 6 * np.sin(np.linspace(0, 5 * np.pi, 90) + 1.0)
+    level = {name: np.quantile(drift([yaw_difference(_projected(h, h + extra)) for h, extra in zip(head, turn)]), 0.75)
+             for name, turn in (("with", np.zeros(90)), ("offset", np.full(90, 8.0)), ("own", own))}
+    assert level["with"] < 0.5 and level["offset"] < 0.5
+    assert level["own"] > 2.0

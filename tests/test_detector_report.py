@@ -210,8 +210,8 @@ def test_a_sealed_faceproof_output_is_headed_declared_ai_generated(clips, tmp_pa
 
 
 def test_without_the_68_point_model_the_geometric_cues_are_left_out_not_guessed(clips):
-    """`--landmarks mtcnn5` (the licence fallback): boundary, pose, tone and the paste model, which need 68 points, are
-    not measured; the other cues (the learned network reads the crop alone) still give a verdict."""
+    """`--landmarks mtcnn5` (the licence fallback): boundary, pose, pose drift, tone and the paste model, which need
+    68 points, are not measured; the other cues (the learned network reads the crop alone) still give a verdict."""
     from swapcore.faces.landmarks import create as create_landmarker
 
     report = analyse(clips["real"], landmarker=create_landmarker("mtcnn5"))

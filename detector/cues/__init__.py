@@ -72,4 +72,5 @@ def track_features(track: FaceTrack, cues: list[str] | None = None) -> np.ndarra
     return np.concatenate(columns, axis=1).astype(np.float64)
 
 
-from detector.cues import blur, boundary, frequency, flicker, learned_blend, pose, seams, temporal, tone  # noqa: E402,F401  (register themselves)
+from detector.cues import (  # noqa: E402,F401  (register themselves)
+    blur, boundary, frequency, flicker, learned_blend, pose, pose_drift, seams, temporal, tone)
