@@ -48,15 +48,22 @@ def pasted() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """Per family, per frame: the aligned crop and its 68 points of d12 frames, untouched ('real') or with d10's
     face pasted on; 'nocolour-d14' pastes d14's face, whose lighter, less saturated skin is about 16 Lab chroma
     units from d12's (d10's is about 5)."""
-    faces = Faces()
-    targets = dict(media.iter_frames(shared_file("video/d12.mp4"), stop=max(FRAMES) + 1))
-    donors = {name: dict(media.iter_frames(shared_file(f"video/{name}.mp4"), stop=max(FRAMES) + 1))
-              for name in ("d10", "d14")}
+    return _crops(Faces(), FRAMES, ("real", "hard", "nocolour", "poisson", "nocolour-d14"))
+
+
+def _crops(faces: Faces, indices: tuple[int, ...] | range,
+           names: tuple[str, ...]) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per name (a paste family, or 'real'; '-d14' names another donor than d10), the aligned crop and its 68
+    points of d12's frames at `indices`, with the donor's frame of the same index pasted on frame by frame."""
+    stop = max(indices) + 1
+    targets = dict(media.iter_frames(shared_file("video/d12.mp4"), stop=stop))
+    donors = {name: dict(media.iter_frames(shared_file(f"video/{name}.mp4"), stop=stop))
+              for name in {name.partition("-")[2] or "d10" for name in names if name != "real"}}
     rng = np.random.default_rng(0)
     out: dict[str, list] = {}
-    for name in ("real", "hard", "nocolour", "poisson", "nocolour-d14"):
+    for name in names:
         family, _, donor = name.partition("-")
-        for i in FRAMES:
+        for i in indices:
             frame = targets[i]
             if family != "real":
                 source = donors[donor or "d10"][i]
@@ -126,19 +133,9 @@ def turning() -> dict[str, float]:
     60 frames, untouched or with the first 60 frames of d10 pasted on frame by frame."""
     from detector.cues.pose_drift import drift, yaw_difference
 
-    faces = Faces()
-    targets = [frame for _, frame in media.iter_frames(shared_file("video/d12.mp4"), stop=60)]
-    donors = [frame for _, frame in media.iter_frames(shared_file("video/d10.mp4"), stop=60)]
-    rng = np.random.default_rng(0)
-    out = {}
-    for family in ("real", "feather", "hard"):
-        differences = []
-        for target, donor in zip(targets, donors):
-            frame = target if family == "real" else paste_frame(target, faces.find(target)[1], donor,
-                                                                faces.find(donor)[1], family, rng)
-            differences.append(yaw_difference(faces.crop(frame)[1]))
-        out[family] = float(np.quantile(drift(np.array(differences)), 0.75))
-    return out
+    crops = _crops(Faces(), range(60), ("real", "feather", "hard"))
+    return {family: float(np.quantile(drift(np.array([yaw_difference(points) for _, points in rows])), 0.75))
+            for family, rows in crops.items()}
 
 
 def test_a_face_pasted_from_another_video_drifts_against_its_head(turning):

@@ -74,12 +74,18 @@ def head_pose(shape: FaceShape, frame_size: tuple[int, int], points: np.ndarray 
     return Pose(rotation, float(yaw), float(-pitch), float(roll))
 
 
-def pose_mismatch(shape: FaceShape, frame_size: tuple[int, int]) -> float:
-    """Degrees between the pose of the central face (eyes, nose, mouth corners) and of its outline (jaw, brows).
+def central_and_outline(shape: FaceShape, frame_size: tuple[int, int]) -> tuple[Pose, Pose]:
+    """The pose of the central face (eyes, nose, mouth corners) and the pose of its outline (jaw, brows).
 
     After Yang, Li and Lyu (ICASSP 2019), who compare the central face with the whole: a face pasted onto another
     head keeps its own central features while the jaw line and brows stay the head's, so the two poses disagree
     more than on an authentic face. Comparing with the outline alone keeps the central points from pulling both
     poses together.
     """
-    return head_pose(shape, frame_size, CENTRAL).angle_to(head_pose(shape, frame_size, OUTER))
+    return head_pose(shape, frame_size, CENTRAL), head_pose(shape, frame_size, OUTER)
+
+
+def pose_mismatch(shape: FaceShape, frame_size: tuple[int, int]) -> float:
+    """Degrees between the pose of the central face and the pose of its outline (`central_and_outline`)."""
+    central, outline = central_and_outline(shape, frame_size)
+    return central.angle_to(outline)
